@@ -1,0 +1,26 @@
+"""gisapp: the web GIS of Fushi Subdistrict's civilized-city campaign."""
+from __future__ import annotations
+
+from flask import Flask
+
+from .config import ROOT, load_config
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. Raises :class:`gisapp.errors.StartupError` with a clear
+    message when the configuration, a layer definition or the store is bad."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=str(ROOT / "static"))
+    load_config(app, config)
+
+    from . import assets, db, errors, i18n
+    from .web import api, maps
+
+    errors.init_app(app)
+    i18n.init_app(app)
+    assets.init_app(app)
+    db.init_app(app)
+    app.register_blueprint(maps.bp)
+    app.register_blueprint(api.bp)
+    from . import cli
+    cli.init_app(app)
+    return app

@@ -1,0 +1,57 @@
+"""Configuration: defaults, then ``instance/gisapp.toml``, then ``GISAPP_*``
+environment variables, then the ``config`` mapping given to the factory."""
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+
+from flask import Flask
+
+from .errors import StartupError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "DATABASE": None,  # a .gpkg path or postgresql:// URL; default: instance/gisapp.gpkg
+    "LAYERS_DIR": str(ROOT / "layers"),
+    "LOAD_DEMO": True,  # create and fill the demo store when the database does not exist yet
+    "DEMO_SEED": 2023,
+    "DEFAULT_LANG": "zh",
+    "BASEMAP": "none",  # none | osm: what the map shows first; the others stay selectable
+    "OSM_TILES": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "MAP_CENTER": [29.183, 104.983],
+    "MAP_ZOOM": 14,
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+}
+
+
+def load_config(app: Flask, overrides: dict | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    try:
+        app.config.from_file("gisapp.toml", load=tomllib.load, text=False, silent=True)
+    except tomllib.TOMLDecodeError as exc:
+        raise StartupError(f"{Path(app.instance_path) / 'gisapp.toml'}: not valid TOML: {exc}") from None
+    app.config.from_prefixed_env("GISAPP")
+    if overrides:
+        app.config.update(overrides)
+    if not app.config.get("DATABASE"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE"] = str(Path(app.instance_path) / "gisapp.gpkg")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(folder: Path) -> str:
+    """A secret key kept in the instance folder, made on first start."""
+    path = folder / "secret_key"
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        folder.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+    except OSError:
+        return secrets.token_hex(32)  # read-only deployment: sessions end on restart

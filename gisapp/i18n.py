@@ -1,0 +1,57 @@
+"""Simplified Chinese by default, English on request (``?lang=en``, kept in a cookie)."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, has_request_context, request
+
+LANGS = ("zh", "en")
+COOKIE = "lang"
+
+MESSAGES = {
+    "app_title": {"zh": "富世街道创文工作地图", "en": "Fushi Subdistrict campaign map"},
+    "illustrative": {"zh": "演示数据：几何位置为示意，数字来自存储的记录。",
+                     "en": "Demo data: geometry is illustrative; figures come from stored records."},
+    "status": {"zh": "状态", "en": "Status"},
+    "percent": {"zh": "完成度", "en": "Complete"},
+    "status_date": {"zh": "更新日期", "en": "Updated"},
+    "no_record": {"zh": "暂无进度记录", "en": "No progress record"},
+    "legend": {"zh": "图例", "en": "Legend"},
+    "basemap_none": {"zh": "无底图", "en": "No basemap"},
+    "basemap_osm": {"zh": "OpenStreetMap 在线底图", "en": "OpenStreetMap (online)"},
+    "figures": {"zh": "成果数据", "en": "Figures"},
+    "switch_lang": {"zh": "English", "en": "中文"},
+    "error": {"zh": "出错了", "en": "Error"},
+    "back_home": {"zh": "返回地图", "en": "Back to the map"},
+    "reports": {"zh": "问题上报", "en": "Field reports"},
+}
+
+
+def current_lang() -> str:
+    if has_request_context() and "lang" in g:
+        return g.lang
+    if has_request_context():
+        return _pick()
+    return current_app.config.get("DEFAULT_LANG", "zh") if current_app else "zh"
+
+
+def _pick() -> str:
+    asked = request.args.get("lang") or request.cookies.get(COOKIE)
+    return asked if asked in LANGS else current_app.config.get("DEFAULT_LANG", "zh")
+
+
+def t(key: str, lang: str | None = None) -> str:
+    return MESSAGES[key][lang or current_lang()]
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def choose_lang():
+        g.lang = _pick()
+
+    @app.after_request
+    def remember_lang(response):
+        asked = request.args.get("lang")
+        if asked in LANGS and request.cookies.get(COOKIE) != asked:
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    app.jinja_env.globals.update(t=t, current_lang=current_lang)

@@ -1,0 +1,192 @@
+"""The storage interface. Code above this layer talks only to :class:`Store`
+and :class:`Writer`; the GeoPackage and (later) PostGIS backends implement it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import ValidationFailed
+from ..registry import Registry
+from .schema import TableSpec, all_specs
+
+# column -> value (=), None (IS NULL), list/tuple of values (IN), or {op: value}
+# with op one of < <= > >= !=
+Where = dict[str, Any]
+OPERATORS = ("<", "<=", ">", ">=", "!=")
+
+
+def where_sql(where: Where | None, quote, ph: str = "?") -> tuple[str, list]:
+    """A parameterised WHERE clause (column names must already be checked)."""
+    parts, params = [], []
+    for col, value in (where or {}).items():
+        q = quote(col)
+        if value is None:
+            parts.append(f"{q} IS NULL")
+        elif isinstance(value, (list, tuple, set)):
+            values = [to_db(v) for v in value]
+            if not values:
+                parts.append("0 = 1")
+                continue
+            parts.append(f"{q} IN ({', '.join([ph] * len(values))})")
+            params += values
+        elif isinstance(value, dict):
+            for op, v in value.items():
+                if op not in OPERATORS:
+                    raise ValueError(f"unsupported operator {op!r}")
+                parts.append(f"{q} {op} {ph}")
+                params.append(to_db(v))
+        else:
+            parts.append(f"{q} = {ph}")
+            params.append(to_db(value))
+    return (" WHERE " + " AND ".join(parts)) if parts else "", params
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def to_db(value: Any) -> Any:
+    """Plain Python value for a DB parameter: dates as ISO text, NaN/NaT as NULL."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def to_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def check_columns(spec: TableSpec, names) -> None:
+    known = set(spec.column_names) | {"fid"}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValidationFailed(
+            {"zh": f"数据表 {spec.name} 没有字段：{', '.join(unknown)}",
+             "en": f"table {spec.name} has no column: {', '.join(unknown)}"})
+
+
+def check_geometries(spec: TableSpec, geoms) -> np.ndarray:
+    """Geometries fit for the table: right type (single promoted to multi), valid."""
+    geoms = np.asarray(geoms, dtype=object)
+    target = spec.geometry_type
+    if target.startswith("Multi"):
+        single = shapely.get_type_id(geoms) == {"MultiPoint": 0, "MultiLineString": 1, "MultiPolygon": 3}[target]
+        if single.any():
+            promote = {"MultiPoint": shapely.multipoints, "MultiLineString": shapely.multilinestrings,
+                       "MultiPolygon": shapely.multipolygons}[target]
+            geoms = geoms.copy()
+            geoms[single] = [promote([g]) for g in geoms[single]]
+    types = shapely.get_type_id(geoms)
+    wanted = shapely.GeometryType[target.upper()].value
+    for i, (g, t) in enumerate(zip(geoms, types)):
+        if g is None:
+            raise ValidationFailed({"zh": f"第 {i + 1} 个要素没有几何", "en": f"feature {i + 1} has no geometry"})
+        if t != wanted:
+            raise ValidationFailed(
+                {"zh": f"第 {i + 1} 个要素的几何类型为 {g.geom_type}，图层 {spec.name} 需要 {target}",
+                 "en": f"feature {i + 1} is a {g.geom_type}; layer {spec.name} takes {target}"})
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        i = int(np.flatnonzero(invalid)[0])
+        reason = shapely.is_valid_reason(geoms[i])
+        raise ValidationFailed({"zh": f"第 {i + 1} 个要素的几何无效：{reason}",
+                                "en": f"feature {i + 1} has an invalid geometry: {reason}"})
+    bad = ~np.isfinite(shapely.bounds(geoms)).all(axis=1) & ~shapely.is_empty(geoms)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationFailed({"zh": f"第 {i + 1} 个要素的坐标无效", "en": f"feature {i + 1} has non-finite coordinates"})
+    return geoms
+
+
+class Writer(ABC):
+    """One write transaction, attributed to an actor. Every change is audited."""
+
+    @abstractmethod
+    def insert(self, table: str, rows: pd.DataFrame | gpd.GeoDataFrame, summary: str | None = None) -> list[int]:
+        """Insert rows (a GeoDataFrame in EPSG:4326 for spatial tables); returns new fids."""
+
+    @abstractmethod
+    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None: ...
+
+    @abstractmethod
+    def delete(self, table: str, fid: int) -> None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def audit(self, action: str, table: str | None, target_id: Any = None, summary: str | None = None,
+              before: Any = None, after: Any = None) -> None: ...
+
+
+class Store(ABC):
+    """A spatial store holding every layer and table of one gisapp instance."""
+
+    def __init__(self, url: str, registry: Registry):
+        self.url = url
+        self.registry = registry
+        self.specs = all_specs(registry)
+
+    def spec(self, table: str) -> TableSpec:
+        try:
+            return self.specs[table]
+        except KeyError:
+            from ..errors import NotFound
+            raise NotFound({"zh": f"没有图层或数据表：{table}", "en": f"no such layer or table: {table}"}) from None
+
+    @abstractmethod
+    def initialize(self) -> bool:
+        """Create whatever tables are missing. Returns True if the store was new."""
+
+    @abstractmethod
+    def writer(self, actor: str, remote_addr: str | None = None) -> AbstractContextManager[Writer]:
+        """A transaction: everything written inside commits together or not at all."""
+
+    @abstractmethod
+    def read(self, table: str, where: Where | None = None, bbox: tuple[float, float, float, float] | None = None,
+             columns: list[str] | None = None, order_by: str | None = None,
+             limit: int | None = None, offset: int = 0) -> pd.DataFrame:
+        """Rows of a table (a GeoDataFrame for spatial tables, indexed by fid)."""
+
+    @abstractmethod
+    def count(self, table: str, where: Where | None = None,
+              bbox: tuple[float, float, float, float] | None = None) -> int: ...
+
+    @abstractmethod
+    def meta(self, key: str) -> str | None: ...
+
+    def progress(self, layer: str | None = None, until: str | dt.date | None = None) -> pd.DataFrame:
+        """Progress records, optionally of one layer and up to a date (inclusive)."""
+        where: Where = {"layer": layer} if layer else {}
+        if until is not None:
+            where["record_date"] = {"<=": until}
+        return self.read("progress", where=where, order_by="record_date")
+
+    def data_version(self) -> int:
+        return int(self.meta("data_version") or 0)

@@ -1,0 +1,249 @@
+"""The embedded store: one GeoPackage file, written with plain sqlite3.
+
+WAL journal and a busy timeout let several worker processes write; each
+write transaction starts with BEGIN IMMEDIATE so writers queue instead of
+failing half-way. Bbox queries join the table's R-tree index.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from ..errors import Conflict, StoreError, ValidationFailed
+from ..registry import Registry
+from . import gpkg_format as fmt
+from .base import Store, Where, Writer, check_columns, check_geometries, to_db, to_json, utcnow, where_sql
+from .schema import SCHEMA_VERSION, TableSpec
+
+q = fmt.quote
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _path_from_url(url: str) -> Path:
+    for prefix in ("gpkg://", "geopackage://", "file://"):
+        if url.startswith(prefix):
+            return Path(url[len(prefix):])
+    return Path(url)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse clearly, before SQLite does obscurely, a store we cannot write."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise StoreError(f"database folder does not exist: {folder} (create it or set GISAPP_DATABASE)")
+    if path.exists():
+        if not path.is_file():
+            raise StoreError(f"database path is not a file: {path}")
+        mode = path.stat().st_mode
+        if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise StoreError(f"database file is read-only: {path} (the app needs write access)")
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"database folder is not writable: {folder} (SQLite needs it for its journal)")
+
+
+class GeoPackageStore(Store):
+    def __init__(self, url: str, registry: Registry):
+        super().__init__(url, registry)
+        self.path = _path_from_url(url).expanduser().resolve()
+        check_writable(self.path)
+        self._local = threading.local()
+
+    # --- connections -------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        """This thread's connection (a new one after fork)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            fmt.register_functions(conn)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def _transaction(self):
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot write to {self.path}: {exc}") from None
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- schema ------------------------------------------------------------
+    def existing_tables(self) -> set[str]:
+        rows = self.connect().execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        return {r[0] for r in rows}
+
+    def initialize(self) -> bool:
+        try:
+            self.connect().execute("PRAGMA journal_mode = WAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"not a usable GeoPackage: {self.path} ({exc})") from None
+        with self._transaction() as conn:
+            existing = self.existing_tables()
+            new = "gpkg_contents" not in existing
+            fmt.create_base(conn)
+            for spec in self.specs.values():
+                if spec.name not in existing:
+                    fmt.create_table(conn, spec)
+                else:
+                    fmt.add_missing_columns(conn, spec)
+            for key, value in (("schema_version", str(SCHEMA_VERSION)), ("data_version", "0")):
+                conn.execute("INSERT OR IGNORE INTO gisapp_meta (key, value) VALUES (?, ?)", (key, value))
+        return new
+
+    # --- reads -------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.connect().execute("SELECT value FROM gisapp_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _select(self, spec: TableSpec, where, bbox, what: str) -> tuple[str, list]:
+        check_columns(spec, (where or {}).keys())
+        clause, params = where_sql(where, q)
+        sql = f"SELECT {what} FROM {q(spec.name)} t"
+        if bbox is not None:
+            if not spec.spatial:
+                raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+            minx, miny, maxx, maxy = (float(v) for v in bbox)
+            sql += (f" JOIN {q(fmt.rtree_name(spec.name))} r ON t.fid = r.id"
+                    " AND r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
+            params = [maxx, minx, maxy, miny] + params
+        return sql + clause, params
+
+    def read(self, table: str, where: Where | None = None, bbox=None, columns=None,
+             order_by: str | None = None, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
+        spec = self.spec(table)
+        cols = list(columns) if columns is not None else spec.column_names
+        check_columns(spec, cols + ([order_by] if order_by else []))
+        what = ", ".join(["t.fid"] + [f"t.{q(c)}" for c in cols] + (["t.geom"] if spec.spatial else []))
+        sql, params = self._select(spec, where, bbox, what)
+        sql += f" ORDER BY t.{q(order_by)}, t.fid" if order_by else " ORDER BY t.fid"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else int(limit), int(offset)]
+        rows = self.connect().execute(sql, params).fetchall()
+        df = pd.DataFrame(rows, columns=["fid"] + cols + (["geom"] if spec.spatial else []))
+        df = df.set_index("fid")
+        if not spec.spatial:
+            return df
+        blobs = df.pop("geom").tolist()
+        geoms = fmt.decode_many(blobs) if blobs else []
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=4326))
+        if bbox is not None and len(gdf):  # the R-tree holds float32 boxes: refine exactly
+            gdf = gdf[shapely.intersects(gdf.geometry.values._data, shapely.box(*bbox))]
+        return gdf
+
+    def count(self, table: str, where: Where | None = None, bbox=None) -> int:
+        sql, params = self._select(self.spec(table), where, bbox, "count(*)")
+        return self.connect().execute(sql, params).fetchone()[0]
+
+    # --- writes ------------------------------------------------------------
+    @contextmanager
+    def writer(self, actor: str, remote_addr: str | None = None):
+        if not actor:
+            raise ValueError("every write needs an actor")
+        with self._transaction() as conn:
+            w = GeoPackageWriter(self, conn, actor, remote_addr)
+            yield w
+            for table in w.touched:
+                fmt.refresh_contents(conn, table, self.specs[table].spatial)
+            if w.touched:
+                conn.execute("UPDATE gisapp_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")
+
+
+class GeoPackageWriter(Writer):
+    def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, actor: str, remote_addr: str | None):
+        self.store, self.conn, self.actor, self.remote_addr = store, conn, actor, remote_addr
+        self.touched: set[str] = set()
+
+    def _execute(self, sql: str, params=()):
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict({"zh": f"数据冲突：{exc}", "en": f"conflicting data: {exc}"}) from None
+
+    def insert(self, table: str, rows: pd.DataFrame, summary: str | None = None) -> list[int]:
+        spec = self.store.spec(table)
+        cols = [c for c in rows.columns if c in spec.column_names]
+        extra = [c for c in rows.columns if c not in spec.column_names and c != getattr(rows, "_geometry_column_name", None)]
+        check_columns(spec, extra)
+        names = cols + (["geom"] if spec.spatial else [])
+        records = [[to_db(v) for v in row] for row in rows[cols].itertuples(index=False, name=None)]
+        if spec.spatial:
+            if not isinstance(rows, gpd.GeoDataFrame):
+                raise ValidationFailed({"zh": "缺少几何数据", "en": "geometry missing"})
+            if rows.crs is not None and rows.crs.to_epsg() != 4326:
+                raise ValidationFailed({"zh": "坐标系必须为 WGS84（EPSG:4326）", "en": "CRS must be WGS84 (EPSG:4326)"})
+            blobs = fmt.encode_many(check_geometries(spec, rows.geometry.values))
+            records = [r + [b] for r, b in zip(records, blobs)]
+        sql = f"INSERT INTO {q(table)} ({', '.join(map(q, names))}) VALUES ({', '.join('?' * len(names))})"
+        fids = [self._execute(sql, r).lastrowid for r in records]
+        self.touched.add(table)
+        codes = rows["code"].astype(str).tolist() if "code" in rows.columns else fids
+        self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
+        return fids
+
+    def _row(self, table: str, fid: int) -> dict[str, Any] | None:
+        df = self.store.read(table, where={"fid": int(fid)})
+        if df.empty:
+            return None
+        row = df.iloc[0].to_dict()
+        if "geometry" in row:
+            row["geometry"] = row["geometry"].wkt if row["geometry"] is not None else None
+        return {k: to_db(v) for k, v in row.items()}
+
+    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None:
+        spec = self.store.spec(table)
+        check_columns(spec, values.keys())
+        before = self._row(table, fid)
+        if before is None:
+            from ..errors import NotFound
+            raise NotFound({"zh": f"{table} 中没有编号为 {fid} 的记录", "en": f"{table} has no row {fid}"})
+        sets, params = [f"{q(k)} = ?" for k in values], [to_db(v) for v in values.values()]
+        if geometry is not None:
+            sets.append("geom = ?")
+            params.append(fmt.encode(check_geometries(spec, [geometry])[0]))
+        if sets:
+            self._execute(f"UPDATE {q(table)} SET {', '.join(sets)} WHERE fid = ?", params + [int(fid)])
+        self.touched.add(table)
+        self.audit("update", table, fid, None, before=before, after=self._row(table, fid))
+
+    def delete(self, table: str, fid: int) -> None:
+        before = self._row(table, fid)
+        if before is None:
+            return
+        self._execute(f"DELETE FROM {q(table)} WHERE fid = ?", (int(fid),))
+        self.touched.add(table)
+        self.audit("delete", table, fid, None, before=before)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO gisapp_meta (key, value) VALUES (?, ?) "
+                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
+        self.audit("set_meta", "gisapp_meta", key, None, after={key: value})
+
+    def audit(self, action, table, target_id=None, summary=None, before=None, after=None) -> None:
+        self.conn.execute(
+            "INSERT INTO audit (at, actor, remote_addr, action, target_table, target_id, summary, before, after) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (utcnow(), self.actor, self.remote_addr, action, table,
+             None if target_id is None else str(target_id), summary, to_json(before), to_json(after)))

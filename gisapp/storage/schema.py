@@ -1,0 +1,156 @@
+"""Table specifications shared by every storage backend.
+
+Layer tables come from the registry; the core tables (progress records,
+activity log, support units, field reports, users, audit, meta) are fixed here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..registry import LayerDef, Registry
+from ..vocab import CATEGORIES, QUANTITIES, REPORT_SOURCES, REPORT_STATES, STATUSES
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # GeoPackage type names: TEXT, INTEGER, REAL, DATE, DATETIME, BOOLEAN
+    not_null: bool = False
+    unique: bool = False
+    check: str | None = None  # a SQL condition on this column (portable SQL only)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    geometry_type: str | None = None  # None: attribute table
+    indexes: tuple[tuple[str, ...], ...] = ()
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def spatial(self) -> bool:
+        return self.geometry_type is not None
+
+
+def _in(values) -> str:
+    return "IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def layer_spec(layer: LayerDef) -> TableSpec:
+    cols = tuple(Column(f.name, f.sql_type, not_null=f.required, unique=f.unique) for f in layer.fields)
+    indexes = ((layer.community_field,),) if layer.community_field else ()
+    return TableSpec(layer.table, layer.title.zh, cols, layer.geometry, indexes, layer.title.en)
+
+
+PROGRESS = TableSpec(
+    "progress", "进度记录",
+    (
+        Column("layer", "TEXT", not_null=True),
+        Column("feature_code", "TEXT", not_null=True),
+        Column("record_date", "DATE", not_null=True),
+        Column("status", "TEXT", not_null=True, check=_in(STATUSES)),
+        Column("percent", "REAL", check="BETWEEN 0 AND 100"),
+        *(Column(q, "REAL", check=">= 0") for q in QUANTITIES),
+        Column("note", "TEXT"),
+        Column("author", "TEXT", not_null=True),
+        Column("created_at", "DATETIME", not_null=True),
+    ),
+    indexes=(("layer", "feature_code", "record_date"), ("record_date",)),
+    description="Dated progress records; quantities are cumulative as of record_date",
+)
+
+ACTIVITY_LOG = TableSpec(
+    "activity_log", "工作台账",
+    (
+        Column("log_date", "DATE", not_null=True),
+        Column("community_code", "TEXT"),
+        Column("kind", "TEXT", not_null=True),
+        Column("quantity", "REAL", not_null=True, check=">= 0"),
+        Column("note", "TEXT"),
+        Column("author", "TEXT", not_null=True),
+        Column("created_at", "DATETIME", not_null=True),
+    ),
+    indexes=(("kind", "log_date"),),
+    description="Counted campaign work that is not mapped feature by feature",
+)
+
+SUPPORT_UNITS = TableSpec(
+    "support_units", "创文帮挂单位",
+    (
+        Column("name", "TEXT", not_null=True),
+        Column("community_code", "TEXT", not_null=True),
+        Column("contact", "TEXT"),
+    ),
+    description="Units paired with communities (帮挂单位)",
+)
+
+REPORTS = TableSpec(
+    "reports", "问题上报",
+    (
+        Column("code", "TEXT", not_null=True, unique=True),
+        Column("category", "TEXT", not_null=True, check=_in(CATEGORIES)),
+        Column("description", "TEXT"),
+        Column("status", "TEXT", not_null=True, check=_in(REPORT_STATES)),
+        Column("source", "TEXT", not_null=True, check=_in(REPORT_SOURCES)),
+        Column("community_code", "TEXT"),
+        Column("reported_at", "DATETIME", not_null=True),
+        Column("closed_at", "DATETIME"),
+        Column("reporter", "TEXT"),
+    ),
+    geometry_type="Point",
+    indexes=(("status",), ("community_code",), ("reported_at",)),
+    description="Problems reported in the field, found by inspection or raised by residents",
+)
+
+USERS = TableSpec(
+    "users", "用户",
+    (
+        Column("username", "TEXT", not_null=True, unique=True),
+        Column("display_name", "TEXT"),
+        Column("role", "TEXT", not_null=True),
+        Column("password_hash", "TEXT"),
+        Column("active", "BOOLEAN", not_null=True),
+        Column("created_at", "DATETIME", not_null=True),
+    ),
+)
+
+AUDIT = TableSpec(
+    "audit", "操作审计",
+    (
+        Column("at", "DATETIME", not_null=True),
+        Column("actor", "TEXT", not_null=True),
+        Column("remote_addr", "TEXT"),
+        Column("action", "TEXT", not_null=True),
+        Column("target_table", "TEXT"),
+        Column("target_id", "TEXT"),
+        Column("summary", "TEXT"),
+        Column("before", "TEXT"),
+        Column("after", "TEXT"),
+    ),
+    indexes=(("at",), ("target_table", "target_id")),
+    description="Who changed what, when and from where (before/after as JSON)",
+)
+
+META = TableSpec(
+    "gisapp_meta", "系统信息",
+    (Column("key", "TEXT", not_null=True, unique=True), Column("value", "TEXT")),
+)
+
+CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, USERS, AUDIT, META)
+
+
+def all_specs(registry: Registry) -> dict[str, TableSpec]:
+    specs = {layer.table: layer_spec(layer) for layer in registry}
+    for spec in CORE_TABLES:
+        if spec.name in specs:
+            raise ValueError(f"layer id '{spec.name}' collides with a core table")
+        specs[spec.name] = spec
+    return specs
