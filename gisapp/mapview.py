@@ -32,9 +32,12 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def popup_html(layer: LayerDef, row: dict, lang: str) -> str:
+def popup_html(layer: LayerDef, row: dict, lang: str, communities: dict | None = None) -> str:
+    """The popup of one feature; ``communities`` maps community codes to names."""
     title = escape(_fmt(row.get(layer.name_field)))
-    rows = [(f.title.get(lang), row.get(f.name)) for f in layer.fields if f.name in layer.popup]
+    names = communities or {}
+    rows = [(f.title.get(lang), names.get(row.get(f.name), row.get(f.name)) if f.name == layer.community_field
+             else row.get(f.name)) for f in layer.fields if f.name in layer.popup]
     if layer.progress:
         status = row.get("status")
         rows.append((t("status", lang), STATUSES[status][lang] if status in STATUSES else t("no_record", lang)))
@@ -61,10 +64,10 @@ def _style(layer: LayerDef):
     return style
 
 
-def layer_features(layer: LayerDef, gdf, lang: str) -> dict:
+def layer_features(layer: LayerDef, gdf, lang: str, communities: dict | None = None) -> dict:
     """GeoJSON with ready-made, escaped _popup/_tooltip and a _color per feature."""
     records = gdf.drop(columns="geometry").to_dict("records")
-    popups = [popup_html(layer, r, lang) for r in records]
+    popups = [popup_html(layer, r, lang, communities) for r in records]
     tips = [escape(_fmt(r.get(layer.tooltip or layer.name_field))) for r in records]
     colors = [layer.style.status_color(r.get("status")) for r in records]
     out = gpd_to_geojson(gdf[["geometry"]].assign(_popup=popups, _tooltip=tips, _color=colors))
@@ -75,10 +78,10 @@ def gpd_to_geojson(gdf) -> dict:
     return gdf.__geo_interface__
 
 
-def _add_layer(m: folium.Map, layer: LayerDef, gdf, lang: str) -> None:
+def _add_layer(m: folium.Map, layer: LayerDef, gdf, lang: str, communities: dict) -> None:
     group = folium.FeatureGroup(name=escape(layer.title.get(lang)), show=layer.visible)
     marker = folium.CircleMarker() if layer.geometry.endswith("Point") else None
-    folium.GeoJson(layer_features(layer, gdf, lang), style_function=_style(layer),
+    folium.GeoJson(layer_features(layer, gdf, lang, communities), style_function=_style(layer),
                    on_each_feature=BIND, marker=marker).add_to(group)
     group.add_to(m)
 
@@ -110,6 +113,13 @@ def _legend(registry: Registry, lang: str) -> str:
             f'<small>{escape(t("illustrative", lang))}</small></div>')
 
 
+def _community_names(store: Store) -> dict:
+    if "communities" not in store.registry:
+        return {}
+    df = store.read("communities", columns=["code", "name"])
+    return dict(zip(df["code"], df["name"]))
+
+
 def build_map(store: Store, lang: str, basemap: str, osm_tiles: str, center, zoom: int) -> folium.Map:
     m = folium.Map(location=center, zoom_start=zoom, tiles=None, max_zoom=19, control_scale=True,
                    prefer_canvas=True)
@@ -119,11 +129,17 @@ def build_map(store: Store, lang: str, basemap: str, osm_tiles: str, center, zoo
     none.add_to(m)
     osm.add_to(m)
     records = store.progress()
+    communities = _community_names(store)
+    extent = None  # the first admin layer with data (the subdistrict) frames the map
     for layer in store.registry:
         gdf = store.read(layer.id)
         if layer.progress:
             gdf = feature_state(gdf, records, layer.id, layer.link_field, quantities=layer.quantity_keys)
-        _add_layer(m, layer, gdf, lang)
+        _add_layer(m, layer, gdf, lang, communities)
+        if extent is None and layer.kind == "admin" and not gdf.empty:
+            extent = gdf.total_bounds
+    if extent is not None:
+        m.fit_bounds([[extent[1], extent[0]], [extent[3], extent[2]]])
     _reports_layer(m, store, lang)
     folium.LayerControl(collapsed=False).add_to(m)
     m.get_root().html.add_child(folium.Element(_legend(store.registry, lang)))
