@@ -5,6 +5,7 @@ import datetime as dt
 import getpass
 import json
 import sys
+import unicodedata
 
 import click
 from flask import Flask
@@ -102,12 +103,17 @@ def figures_cmd(as_of, as_json, lang):
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    width = max(len(r["label"][lang]) for r in rows)
+    width = max(_width(r["label"][lang]) for r in rows)
     for r in rows:
         mark = "≥" if r["comparison"] == "at_least" else "="
         flag = "ok" if r["matches"] else "MISMATCH"
-        click.echo(f"{r['label'][lang]:<{width}}  {r['value']:>12,}  {mark} {r['published']:>12,.0f}  "
-                   f"{r['unit'][lang]:<6} {flag}")
+        label = r["label"][lang] + " " * (width - _width(r["label"][lang]))
+        click.echo(f"{label}  {r['value']:>12,}  {mark} {r['published']:>12,.0f}  {r['unit'][lang]}  {flag}")
+
+
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 COMMANDS = (init_db, load_demo_cmd, import_cmd, export_cmd, figures_cmd)

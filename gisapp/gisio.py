@@ -95,9 +95,34 @@ def _gcj_xy(coords):
     return coords
 
 
+def _shapefile_names(names: list[str], columns: list[str]) -> dict[str, str]:
+    """Map field names cut to 10 characters by the shapefile format back to the layer's."""
+    out = {}
+    for name in names:
+        short = name[:10]
+        if name not in columns and short in columns and sum(n[:10] == short for n in names) == 1:
+            out[short] = name
+    return out
+
+
+def _short_names(columns: list[str]) -> dict[str, str]:
+    """Unique names of at most 10 characters for a shapefile (name[:10], then name[:8] + 2 digits)."""
+    out, used = {}, set()
+    for col in columns:
+        short = col[:10]
+        n = 1
+        while short in used:
+            short, n = f"{col[:8]}{n:02d}", n + 1
+        used.add(short)
+        if short != col:
+            out[col] = short
+    return out
+
+
 def to_layer(layer: LayerDef, gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Keep the layer's fields; complain about missing required ones. Returns (rows, ignored columns)."""
     names = [f.name for f in layer.fields]
+    gdf = gdf.rename(columns=_shapefile_names(names, list(gdf.columns)))
     missing = [f.name for f in layer.fields if f.required and f.name not in gdf.columns]
     if missing:
         _fail(f"缺少必填字段：{', '.join(missing)}", f"missing required fields: {', '.join(missing)}")
@@ -107,7 +132,8 @@ def to_layer(layer: LayerDef, gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, 
             _fail(f"第 {row} 行的必填字段 {f.name} 为空", f"row {row}: required field {f.name} is empty")
     ignored = [c for c in gdf.columns if c not in names and c != gdf.geometry.name]
     keep = [c for c in names if c in gdf.columns]
-    return gdf[keep + [gdf.geometry.name]].rename_geometry("geometry"), ignored
+    rows = gdf[keep + [gdf.geometry.name]]
+    return (rows if gdf.geometry.name == "geometry" else rows.rename_geometry("geometry")), ignored
 
 
 def import_file(store: Store, layer_id: str, path, actor: str, **read_options) -> dict:
@@ -130,6 +156,8 @@ def export_layer(store: Store, layer_id: str, path: str | Path, include_private:
         gdf = feature_state(gdf, store.progress(layer_id), layer_id, layer.link_field,
                               quantities=layer.quantity_keys)
     gdf = gdf.reset_index(drop=True)
+    if driver == "ESRI Shapefile":
+        gdf = gdf.rename(columns=_short_names([c for c in gdf.columns if c != "geometry"]))
     pyogrio.write_dataframe(gdf, path, driver=driver, layer=layer_id,
                             **({"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}))
     return len(gdf)
