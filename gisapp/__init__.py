@@ -13,7 +13,7 @@ def create_app(config: dict | None = None) -> Flask:
     load_config(app, config)
 
     from . import assets, db, errors, i18n
-    from .web import api, maps
+    from .web import api, maps, ogcapi, snapshots
 
     errors.init_app(app)
     i18n.init_app(app)
@@ -21,6 +21,8 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     app.register_blueprint(maps.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(ogcapi.bp)
+    app.register_blueprint(snapshots.bp)
     from . import cli
     cli.init_app(app)
     return app
