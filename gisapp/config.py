@@ -18,8 +18,10 @@ DEFAULTS = {
     "LOAD_DEMO": True,  # create and fill the demo store when the database does not exist yet
     "DEMO_SEED": 2023,
     "DEFAULT_LANG": "zh",
-    "BASEMAP": "none",  # none | osm: what the map shows first; the others stay selectable
+    "BASEMAP": "none",  # none | osm | tianditu | amap: what the map opens with; the others stay selectable
     "OSM_TILES": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "AMAP_TILES": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+    "TIANDITU_KEY": None,  # a Tianditu (天地图) key "tk" adds that basemap
     "MAP_CENTER": [29.183, 104.983],
     "MAP_ZOOM": 14,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,

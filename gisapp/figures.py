@@ -84,30 +84,34 @@ def load_figures(path: str | Path, registry: Registry) -> list[Figure]:
 
 
 class _Cache:
-    def __init__(self, store: Store, as_of):
-        self.store, self.as_of, self.states = store, as_of, {}
+    def __init__(self, store: Store, as_of, community):
+        self.store, self.as_of, self.community, self.states = store, as_of, community, {}
 
     def state(self, layer_id: str):
         if layer_id not in self.states:
             layer = self.store.registry.get(layer_id)
-            features = self.store.read(layer_id)
+            column = "code" if layer_id == "communities" else layer.community_field
+            features = self.store.read(layer_id, where={column: self.community} if self.community and column else None)
             records = self.store.progress(layer_id, until=self.as_of)
             self.states[layer_id] = feature_state(features, records, layer_id, layer.link_field,
                                                   quantities=layer.quantity_keys)
         return self.states[layer_id]
 
 
-def _layer_value(src: Source, cache: _Cache) -> float:
+def _layer_value(src: Source, cache: _Cache, statuses) -> float:
     df = cache.state(src.layer)
     for col, value in src.where.items():
         df = df[df[col] == value]
-    if src.status:
-        df = df[df["status"].isin(src.status)]
+    for wanted in (src.status, statuses if cache.store.registry.get(src.layer).progress else ()):
+        if wanted:
+            df = df[df["status"].isin(wanted)]
     return float(len(df)) if src.measure == "count" else float(df[src.quantity].fillna(0).sum())
 
 
-def _table_value(src: Source, store: Store, as_of) -> float:
+def _table_value(src: Source, store: Store, as_of, community) -> float:
     where: dict[str, Any] = dict(src.where)
+    if community and "community_code" in store.spec(src.table).column_names:
+        where["community_code"] = community
     date_col = TABLE_DATES[src.table]
     if as_of is not None and date_col:
         where[date_col] = {"<=": as_of.isoformat() + ("T23:59:59Z" if date_col.endswith("_at") else "")}
@@ -116,13 +120,18 @@ def _table_value(src: Source, store: Store, as_of) -> float:
     return float(store.read(src.table, where=where, columns=[src.column])[src.column].fillna(0).sum())
 
 
-def compute(store: Store, figures: list[Figure], as_of: dt.date | None = None) -> list[dict]:
-    """Each figure with its computed value beside the published one."""
-    cache = _Cache(store, as_of)
+def compute(store: Store, figures: list[Figure], as_of: dt.date | None = None,
+            community: str | None = None, statuses: tuple[str, ...] = ()) -> list[dict]:
+    """Each figure with its computed value beside the published one.
+
+    ``community`` restricts every source to one community; ``statuses`` keeps only
+    works whose latest status is listed (tables are not affected by it).
+    """
+    cache = _Cache(store, as_of, community)
     out = []
     for fig in figures:
         src = fig.source
-        value = _layer_value(src, cache) if src.layer else _table_value(src, store, as_of)
+        value = _layer_value(src, cache, statuses) if src.layer else _table_value(src, store, as_of, community)
         ok = value == fig.published if fig.comparison == "exact" else value >= fig.published
         out.append({
             "key": fig.key, "label": {"zh": fig.label.zh, "en": fig.label.en},

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import StartupError
-from .vocab import QUANTITIES, STATUSES
+from .vocab import NO_RECORD_COLOR, QUANTITIES, STATUSES
 
 IDENT = r"^[a-z][a-z0-9_]{0,39}$"
 RESERVED_FILES = {"figures.toml"}
@@ -102,8 +102,10 @@ class Style(Strict):
         return v
 
     def status_color(self, status: str | None) -> str:
-        if not self.by_status or status is None:
+        if not self.by_status:
             return self.color
+        if status is None:
+            return NO_RECORD_COLOR
         return self.status_colors.get(status, STATUSES.get(status, {}).get("color", self.color))
 
 

@@ -11,6 +11,7 @@ STATUSES = {
     "accepted": {"zh": "已验收", "en": "Accepted", "color": "#1565c0"},
 }
 STATUS_ORDER = list(STATUSES)
+NO_RECORD_COLOR = "#bdbdbd"  # a work with no progress record (yet, or as of the chosen date)
 FINISHED = ("done", "accepted")
 
 # Quantity kinds: column name in the progress table -> default title and unit.

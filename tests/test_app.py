@@ -54,9 +54,9 @@ def test_first_page_shows_every_layer_with_local_assets_only(client, app):
     assert external_asset_urls(html) == []
     for layer in app.extensions["gisapp"]["registry"]:  # layer control names are JSON-escaped
         assert in_page(html, layer.title.zh), layer.id
-    assert in_page(html, "吉安庄农贸市场") and "演示数据" in html
-    assert "tile.openstreetmap.org" in html  # offered as an option, not the default
+    assert "演示数据" in html and "tile.openstreetmap.org" in html  # OSM offered, not the default
     assert '<html lang="zh-CN">' in html
+    assert len(html) < 60_000  # the data is fetched, not inlined
 
 
 def test_language_switch_persists(client):
@@ -67,21 +67,25 @@ def test_language_switch_persists(client):
     assert "Fushi Subdistrict campaign map" in again
 
 
-def test_user_text_is_escaped_in_popups(client, store):
+def test_user_text_is_escaped_in_popups_and_tooltips(client, store):
     evil = '<img src=x onerror="alert(1)">'
     with store.writer("tester") as w:
-        w.insert("markets", gpd.GeoDataFrame({"code": ["X1"], "name": [evil], "community_code": ["C"]},
-                                             geometry=[shapely.box(104.98, 29.18, 104.981, 29.181)], crs=4326))
-    html = client.get("/").get_data(as_text=True)
-    assert in_page(html, "&lt;img src=x onerror=")
-    assert not in_page(html, "<img src=x")
+        (fid,) = w.insert("markets", gpd.GeoDataFrame({"code": ["X1"], "name": [evil], "community_code": ["C"]},
+                                                      geometry=[shapely.box(104.98, 29.18, 104.981, 29.181)], crs=4326))
+    popup = client.get(f"/api/map/markets/{fid}/popup").get_json()["html"]
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in popup and "<img" not in popup
+    data = client.get("/api/map/markets.geojson").get_json()
+    tip = next(f["properties"]["t"] for f in data["features"] if f["id"] == fid)
+    assert tip.startswith("&lt;img")
 
 
-def test_page_follows_data_changes(client, store):
-    first = client.get("/").get_data(as_text=True)
-    assert not in_page(first, "新建测试小巷")
+def test_map_data_follows_data_changes(client, store):
+    before = client.get("/api/map/back_lanes.geojson").get_json()["features"]
     with store.writer("tester") as w:
         w.insert("back_lanes", gpd.GeoDataFrame(
             {"code": ["NEW1"], "name": ["新建测试小巷"], "community_code": ["C"]},
             geometry=[shapely.LineString([(104.98, 29.18), (104.981, 29.181)])], crs=4326))
-    assert in_page(client.get("/").get_data(as_text=True), "新建测试小巷")
+    after = client.get("/api/map/back_lanes.geojson").get_json()["features"]
+    assert len(after) == len(before) + 1
+    new = after[-1]["properties"]
+    assert new["t"] == "新建测试小巷" and new["s"] is None and new["c"] == "#bdbdbd"

@@ -1,4 +1,5 @@
-"""The first page in a real headless Chromium: loads offline, draws every layer, switches language."""
+"""The planner map in a real headless Chromium, with no internet: layers, popups, filters, links, search."""
+import datetime as dt
 import shutil
 import threading
 from urllib.parse import urlsplit
@@ -6,10 +7,14 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
+from gisapp.progress import feature_state
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (scripts/system-deps.sh)")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOUJIE = "510322100031"
+TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 
 
 @pytest.fixture
@@ -21,54 +26,151 @@ def server(app):
     srv.shutdown()
 
 
+class Browser:
+    """A page on the intranet: only the app answers; other requests are recorded and refused."""
+
+    def __init__(self, context):
+        self.page = context.new_page()
+        self.outside, self.tiles, self.errors = [], [], []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" and
+                     "net::ERR_FAILED" not in m.text else None)
+        self.page.route("**/*", self._route)
+
+    def _route(self, route):
+        host = urlsplit(route.request.url).hostname or ""
+        if host == "127.0.0.1":
+            return route.continue_()
+        (self.tiles if host.endswith(TILE_HOSTS) else self.outside).append(route.request.url)
+        return route.abort()
+
+    def open(self, url):
+        self.page.goto(url, wait_until="load")
+        self.page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+        return self
+
+    def js(self, expr, arg=None):
+        return self.page.evaluate(expr, arg)
+
+    def counts(self):
+        return self.js("() => window.gisapp.counts")
+
+    def visible(self, layer_id):
+        return self.js("id => { const d = JSON.parse(document.getElementById('gisapp-config').textContent)"
+                       ".layers.find(l => l.id === id); const cfg = JSON.parse(document.getElementById("
+                       "'gisapp-config').textContent); return window[cfg.map].hasLayer(window[d.group]); }", layer_id)
+
+
 @pytest.fixture
-def page(tmp_path):
+def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        pg = context.new_page()
-        yield pg
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})
+        yield lambda: Browser(context)
+        chromium.close()
 
 
-def test_page_works_with_no_internet(server, page, tmp_path):
-    outside, errors = [], []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-
-    def route(r):
-        host = urlsplit(r.request.url).hostname
-        if host == "127.0.0.1":
-            return r.continue_()
-        outside.append(r.request.url)
-        return r.abort()  # the intranet: nothing outside answers
-
-    page.route("**/*", route)
-    page.goto(server + "/", wait_until="load")
-    page.wait_for_selector(".leaflet-control-layers")
-    assert outside == [] and errors == []
-    labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
-    assert any("背街小巷" in x for x in labels) and any("农贸市场" in x for x in labels)
-    assert page.locator(".leaflet-control-layers-base label").count() == 2
-    assert page.locator(".gis-legend").is_visible()
-    # vector layers are drawn (canvas renderer) and a feature popup opens with escaped HTML
-    assert page.locator("canvas.leaflet-zoom-animated").count() >= 1
-    page.evaluate("""() => {
-        const map = Object.values(window).find(v => v && v instanceof L.Map);
-        let opened = false;
-        map.eachLayer(l => { if (!opened && l.feature && l.getPopup && l.getPopup()) { l.openPopup(); opened = true; } });
-    }""")
-    page.wait_for_selector(".gis-popup h4")
-    page.screenshot(path=str(tmp_path / "map.png"))
+def test_every_visible_layer_is_drawn_offline(server, browser, store):
+    b = browser().open(server + "/")
+    counts = b.counts()
+    for layer in store.registry:
+        if layer.visible:
+            assert counts[layer.id] == store.count(layer.id), layer.id
+        else:
+            assert layer.id not in counts and not b.visible(layer.id)
+    assert b.outside == [] and b.tiles == [] and b.errors == []
+    labels = b.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert len(labels) == len(store.registry) + 1 and any("问题上报" in x for x in labels)
+    figure = b.page.locator("#gis-dash-figures tr[data-key=lanes_surface_m2]").inner_text()
+    assert "19,700" in figure
+    assert b.page.locator("#gis-chart svg").count() == 1
 
 
-def test_switch_to_english_and_back(server, page):
-    page.route("**/*", lambda r: r.continue_() if "127.0.0.1" in r.request.url else r.abort())
-    page.goto(server + "/", wait_until="load")
-    page.click("a.gis-lang")
-    page.wait_for_selector("text=Fushi Subdistrict campaign map")
-    page.goto(server + "/", wait_until="load")  # the choice persists
-    assert page.locator(".gis-header strong").inner_text() == "Fushi Subdistrict campaign map"
-    page.click("a.gis-lang")
-    page.wait_for_selector("text=富世街道创文工作地图")
+def test_toggling_a_layer_hides_it_and_updates_the_link(server, browser):
+    b = browser().open(server + "/")
+    assert b.visible("back_lanes")
+    b.page.locator(".leaflet-control-layers-overlays label", has_text="背街小巷").click()
+    assert not b.visible("back_lanes")
+    assert "back_lanes" not in b.js("() => new URLSearchParams(location.search).get('layers')")
+    b.page.locator(".leaflet-control-layers-overlays label", has_text="停车位").click()
+    b.page.wait_for_function("() => window.gisapp.counts.parking_spaces > 2700")
+    assert b.errors == []
+
+
+def test_clicking_a_lane_opens_its_popup_with_history(server, browser, store):
+    b = browser().open(server + "/?layers=back_lanes")
+    lanes = store.read("back_lanes", columns=["code", "name"])
+    fid = int(lanes.index[0])
+    point = b.js("""fid => {
+        const cfg = JSON.parse(document.getElementById('gisapp-config').textContent);
+        const map = window[cfg.map]; let found = null;
+        window[cfg.layers.find(l => l.id === 'back_lanes').group].eachLayer(g => g.eachLayer(l => {
+            if (l.feature.id === fid) found = l; }));
+        map.setView(found.getLatLngs()[1], 18, {animate: false});
+        const p = map.latLngToContainerPoint(found.getLatLngs()[1]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""", fid)
+    b.page.wait_for_timeout(300)
+    b.page.mouse.click(*point)
+    b.page.wait_for_selector(".leaflet-popup .gis-history")
+    popup = b.page.locator(".leaflet-popup-content")
+    assert lanes.loc[fid, "name"] in popup.locator("h4").inner_text()
+    rows = popup.locator(".gis-history tr").count() - 1
+    records = store.progress("back_lanes")
+    assert rows == (records["feature_code"] == lanes.loc[fid, "code"]).sum()
+    dates = popup.locator(".gis-history tr td:first-child").all_inner_texts()
+    assert dates == sorted(dates, reverse=True)  # newest first
+
+
+def test_a_filtered_link_reproduces_the_view(server, browser, store):
+    records = store.progress("back_lanes")
+    houjie = store.read("back_lanes", where={"community_code": HOUJIE})
+    working = records[records["feature_code"].isin(houjie["code"]) & (records["status"] == "in_progress")]
+    day = dt.date.fromisoformat(working["record_date"].min())
+    expected = feature_state(houjie, records, "back_lanes", as_of=day)
+    expected = int((expected["status"] == "in_progress").sum())
+    url = f"{server}/?community={HOUJIE}&status=in_progress&as_of={day}&layers=back_lanes,communities"
+    first = browser().open(url)
+    assert first.counts()["back_lanes"] == expected >= 1
+    assert first.counts()["communities"] == 1
+    first.page.locator("#gis-copy-link").click()
+    link = first.page.url
+    assert f"as_of={day}" in link and "#" in link
+    second = browser().open(link)
+    assert second.counts() == first.counts()
+    view = "() => { const c = JSON.parse(document.getElementById('gisapp-config').textContent); " \
+           "const m = window[c.map]; return [m.getZoom(), m.getCenter().lat.toFixed(4), m.getCenter().lng.toFixed(4)]; }"
+    assert second.js(view) == first.js(view)
+    assert second.page.locator("select[name=community]").input_value() == HOUJIE
+    assert second.errors == [] and second.outside == []
+
+
+def test_search_zooms_to_a_market_and_opens_it(server, browser):
+    b = browser().open(server + "/")
+    b.page.fill("#gis-search", "吉安庄")
+    b.page.locator("#gis-search-results li").first.click()
+    b.page.wait_for_selector(".leaflet-popup .gis-popup h4")
+    assert b.page.locator(".leaflet-popup h4").inner_text() == "吉安庄农贸市场"
+
+
+def test_amap_basemap_shifts_the_overlays(server, browser):
+    b = browser().open(server + "/")
+    before = b.js("() => window.gisapp.counts")
+    b.page.locator(".leaflet-control-layers-base label", has_text="高德").click()
+    b.page.wait_for_function("() => window.gisapp.gcj02 && window.gisapp.pending === 0")
+    assert b.counts() == before
+    assert b.tiles and all("autonavi.com" in u for u in b.tiles)  # tiles tried, refused: the map still works
+    assert "basemap=amap" in b.page.url and b.outside == []
+
+
+def test_switch_to_english_and_back(server, browser):
+    b = browser().open(server + "/")
+    b.page.click("a.gis-lang")
+    b.page.wait_for_selector("text=Fushi Subdistrict campaign map")
+    b.open(server + "/")  # the choice persists
+    assert b.page.locator(".gis-header strong").inner_text() == "Fushi Subdistrict campaign map"
+    assert b.page.locator(".leaflet-control-layers-overlays label", has_text="Back lanes").count() == 1
+    b.page.click("a.gis-lang")
+    b.page.wait_for_selector("text=富世街道创文工作地图")

@@ -229,11 +229,12 @@ def _markets(rng, comms, taken):
     return feats
 
 
-def _place_lane(rng, comms, weights, length, lanes, taken):
+def _place_lane(rng, comms, weights, length, lanes, taken, home=None):
+    """A lane inside a community (``home`` if given, else one drawn by weight)."""
     for attempt in range(600):
         if attempt and attempt % 60 == 0:
             length = max(150.0, length * 0.9)
-        comm = comms[rng.choice(len(comms), p=weights)]
+        comm = comms[home if home is not None else rng.choice(len(comms), p=weights)]
         inner = comm["geometry"].buffer(-20)
         if inner.is_empty:
             continue
@@ -244,12 +245,15 @@ def _place_lane(rng, comms, weights, length, lanes, taken):
 
 
 def _lanes(rng, comms, taken):
-    area = np.array([c["geometry"].area for c in comms])
+    # back lanes are in the old town: its communities weigh more, 后街社区 has the first two
+    area = np.array([c["geometry"].area * (4 if c["name"] in OLD_TOWN else 1) for c in comms])
     weights = area / area.sum()
+    houjie = next(i for i, c in enumerate(comms) if c["name"] == "后街社区")
     names = ["三道拐"] + list(rng.choice(P.LANE_NAMES[1:], N_LANES - 1, replace=False))
     placed = []
-    for name in names:
-        comm, line = _place_lane(rng, comms, weights, rng.uniform(150, 380), [l for _, _, l in placed], taken)
+    for i, name in enumerate(names):
+        comm, line = _place_lane(rng, comms, weights, rng.uniform(150, 380), [l for _, _, l in placed], taken,
+                                 home=houjie if i in (1, 2) else None)
         placed.append((name, comm, line))
     length = np.array([line.length for *_, line in placed])
     width = np.round(rng.uniform(3.0, 5.5, N_LANES), 1)

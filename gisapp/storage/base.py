@@ -22,7 +22,7 @@ from .schema import TableSpec, all_specs
 # column -> value (=), None (IS NULL), list/tuple of values (IN), or {op: value}
 # with op one of < <= > >= !=
 Where = dict[str, Any]
-OPERATORS = ("<", "<=", ">", ">=", "!=")
+OPERATORS = ("<", "<=", ">", ">=", "!=", "contains")
 
 
 def where_sql(where: Where | None, quote, ph: str = "?") -> tuple[str, list]:
@@ -43,6 +43,10 @@ def where_sql(where: Where | None, quote, ph: str = "?") -> tuple[str, list]:
             for op, v in value.items():
                 if op not in OPERATORS:
                     raise ValueError(f"unsupported operator {op!r}")
+                if op == "contains":  # substring match, LIKE wildcards in the value taken literally
+                    parts.append(f"{q} LIKE {ph} ESCAPE '\\'")
+                    params.append("%" + str(v).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+                    continue
                 parts.append(f"{q} {op} {ph}")
                 params.append(to_db(v))
         else:
@@ -177,6 +181,12 @@ class Store(ABC):
     @abstractmethod
     def count(self, table: str, where: Where | None = None,
               bbox: tuple[float, float, float, float] | None = None) -> int: ...
+
+    @abstractmethod
+    def cluster(self, table: str, bbox: tuple[float, float, float, float], cell: float,
+                where: Where | None = None) -> pd.DataFrame:
+        """Points of a spatial table in a bbox, grouped on a grid of ``cell`` degrees:
+        columns x, y (mean position), n (count), fid (one member's fid)."""
 
     @abstractmethod
     def meta(self, key: str) -> str | None: ...

@@ -153,6 +153,17 @@ class GeoPackageStore(Store):
             gdf = gdf[shapely.intersects(gdf.geometry.values._data, shapely.box(*bbox))]
         return gdf
 
+    def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
+        """Grid clusters from the R-tree alone (points: minx = x), joined to the table only to filter."""
+        spec = self.spec(table)
+        minx, miny = float(bbox[0]), float(bbox[1])
+        what = (f"CAST((r.minx - {minx!r}) / {float(cell)!r} AS INTEGER) AS gx, "
+                f"CAST((r.miny - {miny!r}) / {float(cell)!r} AS INTEGER) AS gy, "
+                "avg(r.minx), avg(r.miny), count(*), min(t.fid)")
+        sql, params = self._select(spec, where, bbox, what)
+        rows = self.connect().execute(sql + " GROUP BY gx, gy", params).fetchall()
+        return pd.DataFrame([r[2:] for r in rows], columns=["x", "y", "n", "fid"])
+
     def count(self, table: str, where: Where | None = None, bbox=None) -> int:
         sql, params = self._select(self.spec(table), where, bbox, "count(*)")
         return self.connect().execute(sql, params).fetchone()[0]

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+import orjson
+from flask import Blueprint, Response, jsonify, request
 
+from ..dashboard import dashboard
 from ..db import get_figures, get_registry, get_store
-from ..errors import BadRequest
+from ..errors import BadRequest, NotFound
 from ..figures import compute
 from ..i18n import current_lang
+from ..mapdata import (REPORTS, feature_popup, layer_geojson, parse_bbox, parse_filter, report_popup,
+                       reports_geojson, search)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -49,3 +53,54 @@ def layers():
         "fields": [{"name": f.name, "type": f.type, "title": f.title.get(lang)} for f in layer.fields],
     } for layer in get_registry()]
     return jsonify(layers=out)
+
+
+def _layer_or_404(layer_id: str):
+    registry = get_registry()
+    if layer_id != REPORTS and layer_id not in registry:
+        raise NotFound({"zh": f"没有图层：{layer_id[:40]}", "en": f"no such layer: {layer_id[:40]}"})
+    return None if layer_id == REPORTS else registry.get(layer_id)
+
+
+@bp.get("/map/<layer_id>.geojson")
+def map_layer(layer_id: str):
+    """A layer's features for the map, state as of the filter date, filtered; bbox optional."""
+    layer = _layer_or_404(layer_id)
+    store = get_store()
+    filt = parse_filter(request.args, store)
+    bbox = parse_bbox(request.args.get("bbox"))
+    gcj02 = request.args.get("gcj02") == "1"
+    if layer is None:
+        data = reports_geojson(store, filt, current_lang(), bbox, gcj02)
+    else:
+        data = layer_geojson(store, layer, filt, current_lang(), bbox, gcj02)
+    return Response(orjson.dumps(data), mimetype="application/geo+json")
+
+
+@bp.get("/map/<layer_id>/<int:fid>/popup")
+def map_popup(layer_id: str, fid: int):
+    layer = _layer_or_404(layer_id)
+    store = get_store()
+    if layer is None:
+        html = report_popup(store, fid, current_lang())
+    else:
+        html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang())
+    if html is None:
+        raise NotFound({"zh": "要素不存在", "en": "no such feature"})
+    return jsonify(html=html)
+
+
+@bp.get("/search")
+def search_features():
+    return jsonify(results=search(get_store(), request.args.get("q", ""), current_lang()))
+
+
+@bp.get("/dashboard")
+def dashboard_json():
+    """The JSON twin of the map page's dashboard: same filters, same numbers."""
+    store = get_store()
+    filt = parse_filter(request.args, store)
+    layer_id = request.args.get("layer") or "back_lanes"
+    if layer_id not in store.registry:
+        raise BadRequest({"zh": "没有这个图层", "en": "no such layer"})
+    return jsonify(dashboard(store, get_figures(), filt, layer_id, current_lang()))

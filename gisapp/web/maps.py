@@ -1,44 +1,37 @@
-"""Map pages."""
+"""The planner map page."""
 from __future__ import annotations
 
-import threading
+from flask import Blueprint, current_app, render_template, request
 
-from flask import Blueprint, current_app, render_template, request, url_for
-
-from ..db import get_store
+from ..db import get_registry, get_store
 from ..i18n import current_lang
-from ..mapview import build_map
+from ..mapdata import parse_filter
+from ..mapview import BASEMAPS, MapSettings, build_map
 
 bp = Blueprint("map", __name__)
-_cache: dict[tuple, str] = {}
-_lock = threading.Lock()
 
 
-def _map_html(lang: str, basemap: str) -> str:
-    """The rendered Folium map, rebuilt only when the data changes."""
-    store = get_store()
-    key = (store.url, store.data_version(), lang, basemap)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
+def _settings(basemap: str) -> MapSettings:
     cfg = current_app.config
-    html = build_map(store, lang, basemap, cfg["OSM_TILES"], cfg["MAP_CENTER"], cfg["MAP_ZOOM"]) \
-        .get_root().render()
-    with _lock:
-        for old in [k for k in _cache if k[0] == store.url]:
-            del _cache[old]
-        _cache[key] = html
-    return html
+    return MapSettings(cfg["MAP_CENTER"], cfg["MAP_ZOOM"], cfg["OSM_TILES"], cfg.get("TIANDITU_KEY") or None,
+                       cfg["AMAP_TILES"], basemap)
 
 
 @bp.get("/")
 def index():
     lang = current_lang()
-    basemap = request.args.get("basemap", current_app.config["BASEMAP"])
-    basemap = basemap if basemap in ("none", "osm") else "none"
-    other = "en" if lang == "zh" else "zh"
-    head = render_template("map_head.html", lang=lang)
-    header = render_template("map_header.html", lang=lang,
-                             switch_url=url_for("map.index", lang=other, basemap=basemap))
-    html = _map_html(lang, basemap).replace("</head>", head + "</head>", 1).replace("<body>", "<body>" + header, 1)
-    return html.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
+    store = get_store()
+    filt = parse_filter(request.args, store)
+    basemap = request.args.get("basemap") or current_app.config["BASEMAP"]
+    basemap = basemap if basemap in BASEMAPS else "none"
+    m, config = build_map(store, _settings(basemap), filt, lang)
+    communities = store.read("communities", columns=["code", "name"], order_by="code")
+    dashboard_layers = [layer for layer in get_registry() if layer.progress]
+    parts = {name: render_template(f"map_{name}.html", lang=lang, filt=filt, config=config,
+                                   communities=list(zip(communities["code"], communities["name"])),
+                                   dashboard_layers=dashboard_layers, basemap=basemap)
+             for name in ("head", "body", "end")}
+    html = m.get_root().render()
+    html = html.replace("</head>", parts["head"] + "</head>", 1).replace("<body>", "<body>" + parts["body"], 1)
+    html = html.replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
+    return html[: html.rindex("</html>")] + parts["end"] + "</html>"
