@@ -15,9 +15,22 @@ def _plain(value):
     return int(value) if float(value).is_integer() else round(float(value), 2)
 
 
+_cache: dict[tuple, dict] = {}
+
+
+def cached_dashboard(store: Store, figures: list[Figure], filt: MapFilter, layer_id: str, lang: str) -> dict:
+    """The dashboard, computed once per data version and request."""
+    key = (store.url, store.data_version(), filt, layer_id, lang)
+    if key not in _cache:
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[key] = dashboard(store, figures, filt, layer_id, lang)
+    return _cache[key]
+
+
 def dashboard(store: Store, figures: list[Figure], filt: MapFilter, layer_id: str, lang: str) -> dict:
     layer = store.registry.get(layer_id)
-    state = layer_state(store, layer, filt)
+    state = layer_state(store, layer, filt, geometry=False)
     names = community_names(store)
     table = []
     if layer.community_field and len(state):

@@ -91,7 +91,8 @@ class _Cache:
         if layer_id not in self.states:
             layer = self.store.registry.get(layer_id)
             column = "code" if layer_id == "communities" else layer.community_field
-            features = self.store.read(layer_id, where={column: self.community} if self.community and column else None)
+            features = self.store.read(layer_id, where={column: self.community} if self.community and column else None,
+                                       geometry=False)
             records = self.store.progress(layer_id, until=self.as_of)
             self.states[layer_id] = feature_state(features, records, layer_id, layer.link_field,
                                                   quantities=layer.quantity_keys)

@@ -23,6 +23,7 @@ from .vocab import CATEGORIES, REPORT_STATES, STATUSES
 REPORTS = "reports"
 REPORT_FIELDS = ["code", "category", "status", "source", "community_code", "reported_at", "closed_at"]
 MAX_POINTS = 5000  # above this many points in a view, the server sends clusters
+CLUSTER_GRID = 28  # clusters on a grid of this many cells across the view
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,12 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 # --- works layers --------------------------------------------------------------
 
-def layer_state(store: Store, layer: LayerDef, filt: MapFilter, bbox=None) -> pd.DataFrame:
+def layer_state(store: Store, layer: LayerDef, filt: MapFilter, bbox=None, geometry: bool = True) -> pd.DataFrame:
     """The layer's features with their state as of the filter date, filtered."""
     where = {layer.community_field: filt.community} if filt.community and layer.community_field else None
     if filt.community and layer.id == "communities":
         where = {"code": filt.community}
-    gdf = store.read(layer.id, where=where, bbox=bbox)
+    gdf = store.read(layer.id, where=where, bbox=bbox, geometry=geometry)
     if not layer.progress:
         return gdf
     records = store.progress(layer.id, until=filt.as_of)
@@ -224,7 +225,7 @@ def reports_geojson(store: Store, filt: MapFilter, lang: str, bbox=None, gcj02=F
     where = report_where(filt)
     box = bbox or (-180.0, -90.0, 180.0, 90.0)
     if store.count(REPORTS, where=where, bbox=box) > MAX_POINTS:
-        cells = store.cluster(REPORTS, box, max(box[2] - box[0], box[3] - box[1]) / 48, where)
+        cells = store.cluster(REPORTS, box, max(box[2] - box[0], box[3] - box[1]) / CLUSTER_GRID, where)
         gdf = gpd.GeoDataFrame(cells.set_index("fid"), geometry=shapely.points(cells["x"], cells["y"]), crs=4326)
         return to_geojson(gdf, {"n": cells["n"].astype(int).tolist()}, gcj02) | {"clustered": True}
     gdf = store.read(REPORTS, where=where, bbox=bbox, columns=REPORT_FIELDS)

@@ -5,6 +5,19 @@
   const cfg = JSON.parse(document.getElementById("gisapp-config").textContent);
   const text = JSON.parse(document.getElementById("gisapp-text").textContent);
   const map = window[cfg.map];
+  // the chart library (1 MB) loads after the map has its data
+  const echartsUrl = document.currentScript.dataset.echarts;
+  let echartsReady = null;
+  function loadEcharts() {
+    echartsReady = echartsReady || new Promise(function (resolve) {
+      const s = document.createElement("script");
+      s.src = echartsUrl;
+      s.onload = resolve;
+      s.onerror = resolve;  // the dashboard's tables still work without the chart
+      document.head.appendChild(s);
+    });
+    return echartsReady;
+  }
   const state = { counts: {}, pending: 0, errors: [], gcj02: false, basemap: "none", ready: false };
   window.gisapp = state;
   const byGroup = {};
@@ -28,22 +41,23 @@
             clamp(b.getEast() + d, -180, 180), clamp(b.getNorth() + d, -90, 90)].map(function (v) { return v.toFixed(6); }).join(",");
   }
 
-  function clusterMarker(f, latlng) {
+  function clusterMarker(f, latlng, labelled) {
     const n = f.properties.n;
-    const r = Math.min(28, 8 + Math.log2(n) * 2.2);
+    const r = Math.min(24, 6 + Math.log2(n) * 1.8);
     return L.circleMarker(latlng, { radius: r, color: "#ad1457", weight: 1, fillColor: "#ec407a", fillOpacity: 0.55 })
-      .bindTooltip(String(n), { permanent: n > 9, direction: "center", className: "gis-cluster-label" })
+      .bindTooltip(String(n), { permanent: labelled && n > 9, direction: "center", className: "gis-cluster-label" })
       .on("click", function () { map.setView(latlng, Math.min(map.getZoom() + 2, 19)); });
   }
 
   function geoLayer(def, data) {
+    const labelled = data.features.length <= 400;  // permanent labels are DOM nodes: keep them few
     return L.geoJSON(data, {
       style: function (f) {
         return { color: f.properties.c, fillColor: f.properties.c, weight: def.weight,
                  fillOpacity: def.fill_opacity, dashArray: def.dash || null };
       },
       pointToLayer: function (f, latlng) {
-        if (f.properties.n) return clusterMarker(f, latlng);
+        if (f.properties.n) return clusterMarker(f, latlng, labelled);
         return L.circleMarker(latlng, { radius: def.radius, weight: 1, fillOpacity: Math.max(def.fill_opacity, 0.6) });
       },
       onEachFeature: function (f, l) {
@@ -248,7 +262,8 @@
   function loadDashboard() {
     const q = params({ layer: dashLayer.value });
     document.getElementById("gis-json-link").href = cfg.api + "/dashboard?" + q;
-    return fetch(cfg.api + "/dashboard?" + q).then(function (r) { return r.json(); }).then(renderDashboard)
+    return fetch(cfg.api + "/dashboard?" + q).then(function (r) { return r.json(); })
+      .then(function (d) { return loadEcharts().then(function () { renderDashboard(d); }); })
       .catch(function (e) { state.errors.push(String(e)); });
   }
   dashLayer.addEventListener("change", loadDashboard);
@@ -256,5 +271,6 @@
   Object.keys(cfg.basemaps).forEach(function (k) { if (map.hasLayer(window[cfg.basemaps[k]])) state.basemap = k; });
   state.gcj02 = state.basemap === "amap";
   fromHash();
-  Promise.all([loadAll(), loadDashboard()]).then(function () { state.ready = true; document.body.dataset.ready = "1"; syncUrl(); });
+  const drawn = loadAll().then(function () { document.body.dataset.drawn = "1"; });
+  Promise.all([drawn, loadDashboard()]).then(function () { state.ready = true; document.body.dataset.ready = "1"; syncUrl(); });
 })();

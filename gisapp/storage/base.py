@@ -175,8 +175,9 @@ class Store(ABC):
     @abstractmethod
     def read(self, table: str, where: Where | None = None, bbox: tuple[float, float, float, float] | None = None,
              columns: list[str] | None = None, order_by: str | None = None,
-             limit: int | None = None, offset: int = 0) -> pd.DataFrame:
-        """Rows of a table (a GeoDataFrame for spatial tables, indexed by fid)."""
+             limit: int | None = None, offset: int = 0, geometry: bool = True) -> pd.DataFrame:
+        """Rows of a table indexed by fid: a GeoDataFrame for spatial tables unless
+        ``geometry=False``, which skips reading and decoding the geometries."""
 
     @abstractmethod
     def count(self, table: str, where: Where | None = None,

@@ -117,34 +117,41 @@ class GeoPackageStore(Store):
         row = self.connect().execute("SELECT value FROM gisapp_meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def _select(self, spec: TableSpec, where, bbox, what: str) -> tuple[str, list]:
+    def _select(self, spec: TableSpec, where, bbox, what: str, rtree_only: bool = False) -> tuple[str, list]:
+        """SELECT over the table (alias t), joined to its R-tree (alias r) for a bbox.
+
+        ``rtree_only``: ``what`` uses only r.*; without filters the table is not read at all.
+        """
         check_columns(spec, (where or {}).keys())
         clause, params = where_sql(where, q)
-        sql = f"SELECT {what} FROM {q(spec.name)} t"
-        if bbox is not None:
-            if not spec.spatial:
-                raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
-            minx, miny, maxx, maxy = (float(v) for v in bbox)
-            sql += (f" JOIN {q(fmt.rtree_name(spec.name))} r ON t.fid = r.id"
-                    " AND r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
-            params = [maxx, minx, maxy, miny] + params
-        return sql + clause, params
+        if bbox is not None and not spec.spatial:
+            raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+        if bbox is None:
+            return f"SELECT {what} FROM {q(spec.name)} t" + clause, params
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        box = "r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
+        if rtree_only and not where:
+            return f"SELECT {what} FROM {q(fmt.rtree_name(spec.name))} r WHERE {box}", [maxx, minx, maxy, miny]
+        sql = f"SELECT {what} FROM {q(spec.name)} t JOIN {q(fmt.rtree_name(spec.name))} r ON t.fid = r.id AND {box}"
+        return sql + clause, [maxx, minx, maxy, miny] + params
 
     def read(self, table: str, where: Where | None = None, bbox=None, columns=None,
-             order_by: str | None = None, limit: int | None = None, offset: int = 0) -> pd.DataFrame:
+             order_by: str | None = None, limit: int | None = None, offset: int = 0,
+             geometry: bool = True) -> pd.DataFrame:
         spec = self.spec(table)
+        spatial = spec.spatial and geometry
         cols = list(columns) if columns is not None else spec.column_names
         check_columns(spec, cols + ([order_by] if order_by else []))
-        what = ", ".join(["t.fid"] + [f"t.{q(c)}" for c in cols] + (["t.geom"] if spec.spatial else []))
+        what = ", ".join(["t.fid"] + [f"t.{q(c)}" for c in cols] + (["t.geom"] if spatial else []))
         sql, params = self._select(spec, where, bbox, what)
         sql += f" ORDER BY t.{q(order_by)}, t.fid" if order_by else " ORDER BY t.fid"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else int(limit), int(offset)]
         rows = self.connect().execute(sql, params).fetchall()
-        df = pd.DataFrame(rows, columns=["fid"] + cols + (["geom"] if spec.spatial else []))
+        df = pd.DataFrame(rows, columns=["fid"] + cols + (["geom"] if spatial else []))
         df = df.set_index("fid")
-        if not spec.spatial:
+        if not spatial:
             return df
         blobs = df.pop("geom").tolist()
         geoms = fmt.decode_many(blobs) if blobs else []
@@ -159,13 +166,13 @@ class GeoPackageStore(Store):
         minx, miny = float(bbox[0]), float(bbox[1])
         what = (f"CAST((r.minx - {minx!r}) / {float(cell)!r} AS INTEGER) AS gx, "
                 f"CAST((r.miny - {miny!r}) / {float(cell)!r} AS INTEGER) AS gy, "
-                "avg(r.minx), avg(r.miny), count(*), min(t.fid)")
-        sql, params = self._select(spec, where, bbox, what)
+                "avg(r.minx), avg(r.miny), count(*), min(r.id)")
+        sql, params = self._select(spec, where, bbox, what, rtree_only=True)
         rows = self.connect().execute(sql + " GROUP BY gx, gy", params).fetchall()
         return pd.DataFrame([r[2:] for r in rows], columns=["x", "y", "n", "fid"])
 
     def count(self, table: str, where: Where | None = None, bbox=None) -> int:
-        sql, params = self._select(self.spec(table), where, bbox, "count(*)")
+        sql, params = self._select(self.spec(table), where, bbox, "count(*)", rtree_only=True)
         return self.connect().execute(sql, params).fetchone()[0]
 
     # --- writes ------------------------------------------------------------

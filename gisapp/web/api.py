@@ -6,7 +6,7 @@ import datetime as dt
 import orjson
 from flask import Blueprint, Response, jsonify, request
 
-from ..dashboard import dashboard
+from ..dashboard import cached_dashboard
 from ..db import get_figures, get_registry, get_store
 from ..errors import BadRequest, NotFound
 from ..figures import compute
@@ -103,4 +103,4 @@ def dashboard_json():
     layer_id = request.args.get("layer") or "back_lanes"
     if layer_id not in store.registry:
         raise BadRequest({"zh": "没有这个图层", "en": "no such layer"})
-    return jsonify(dashboard(store, get_figures(), filt, layer_id, current_lang()))
+    return jsonify(cached_dashboard(store, get_figures(), filt, layer_id, current_lang()))
