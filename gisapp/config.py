@@ -25,6 +25,11 @@ DEFAULTS = {
     "MAP_CENTER": [29.183, 104.983],
     "MAP_ZOOM": 14,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "PUBLIC_VIEW": False,  # anonymous visitors may see public layers (no personal data) on the map
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,  # set true when served over HTTPS
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
 }
 
 

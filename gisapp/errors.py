@@ -74,18 +74,22 @@ _INTERNAL = {"zh": "服务器内部错误，请稍后再试。", "en": "Internal
 def _respond(status: int, code: str, message: str):
     from .i18n import current_lang
 
-    if request.path.startswith("/api"):
+    if request.path.startswith(("/api", "/ogcapi")):
         body = {"error": {"status": status, "code": code, "message": message}}
         return jsonify(body), status
     return render_template("error.html", status=status, message=message, lang=current_lang()), status
 
 
+def error_response(exc: GisappError):
+    """The response for a domain error: JSON under /api, an HTML page elsewhere."""
+    from .i18n import current_lang
+    return _respond(exc.status, exc.code, exc.message(current_lang()))
+
+
 def init_app(app: Flask) -> None:
     from .i18n import current_lang
 
-    @app.errorhandler(GisappError)
-    def domain_error(exc: GisappError):
-        return _respond(exc.status, exc.code, exc.message(current_lang()))
+    app.errorhandler(GisappError)(error_response)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -44,6 +44,11 @@ MESSAGES = {
     "no_status": {"zh": "无记录", "en": "No record"},
     "loading": {"zh": "加载中…", "en": "Loading…"},
     "load_failed": {"zh": "数据加载失败，请重试", "en": "Could not load data, please retry"},
+    "login": {"zh": "登录", "en": "Log in"},
+    "logout": {"zh": "退出", "en": "Log out"},
+    "username": {"zh": "用户名", "en": "User name"},
+    "password": {"zh": "密码", "en": "Password"},
+    "public_view": {"zh": "公众版", "en": "Public view"},
 }
 
 

@@ -164,15 +164,17 @@ POPUP_TEXT = {"status": {"zh": "状态", "en": "Status"}, "percent": {"zh": "完
               "date": {"zh": "日期", "en": "Date"}, "note": {"zh": "说明", "en": "Note"}}
 
 
-def feature_popup(store: Store, layer: LayerDef, fid: int, filt: MapFilter, lang: str) -> str | None:
-    """Popup HTML for one feature: fields, state as of the filter date, dated history. All escaped."""
+def feature_popup(store: Store, layer: LayerDef, fid: int, filt: MapFilter, lang: str,
+                  public: bool = False) -> str | None:
+    """Popup HTML for one feature: fields, state as of the filter date, dated history. All escaped.
+    ``public`` leaves out fields marked private (personal data)."""
     gdf = store.read(layer.id, where={"fid": int(fid)})
     if gdf.empty:
         return None
     row = gdf.iloc[0].to_dict()
     names = community_names(store)
     rows = [(f.title.get(lang), names.get(row.get(f.name), row.get(f.name)) if f.name == layer.community_field
-             else row.get(f.name)) for f in layer.fields if f.name in layer.popup]
+             else row.get(f.name)) for f in layer.fields if f.name in layer.popup and not (public and f.private)]
     parts = [f"<h4>{escape(_fmt(row.get(layer.name_field)))}</h4>"]
     if layer.progress:
         records = store.progress(layer.id, until=filt.as_of)
@@ -256,13 +258,14 @@ def report_popup(store: Store, fid: int, lang: str) -> str | None:
 
 # --- search ----------------------------------------------------------------------
 
-def search(store: Store, text: str, lang: str, limit: int = 20) -> list[dict]:
+def search(store: Store, text: str, lang: str, limit: int = 20, public: bool = False) -> list[dict]:
     """Features whose name contains the text, across layers (works and areas first)."""
     text = text.strip()[:50]
     if not text:
         return []
     out = []
-    for layer in sorted(store.registry, key=lambda l: (l.kind != "work", l.order)):
+    layers = [l for l in store.registry if l.public or not public]
+    for layer in sorted(layers, key=lambda l: (l.kind != "work", l.order)):
         gdf = store.read(layer.id, where={layer.name_field: {"contains": text}},
                          columns=[layer.name_field], limit=limit - len(out))
         for fid, name, geom in zip(gdf.index, gdf[layer.name_field], gdf.geometry):

@@ -76,20 +76,22 @@ def _extent(store: Store, filt: MapFilter):
     return None if gdf is None or gdf.empty else gdf.total_bounds
 
 
-def build_map(store: Store, settings: MapSettings, filt: MapFilter, lang: str) -> tuple[folium.Map, dict]:
-    """The Folium map and the configuration its script reads."""
+def build_map(store: Store, settings: MapSettings, filt: MapFilter, lang: str,
+              public: bool = False) -> tuple[folium.Map, dict]:
+    """The Folium map and the configuration its script reads (``public``: public layers only)."""
     m = folium.Map(location=settings.center, zoom_start=settings.zoom, tiles=None, max_zoom=19,
                    control_scale=True, prefer_canvas=True)
     basemaps = _basemaps(m, settings, lang)
     layers = []
-    for layer in store.registry:
+    for layer in (l for l in store.registry if l.public or not public):
         group = folium.FeatureGroup(name=layer.title.get(lang), show=_shown(layer.id, layer.visible, filt))
         group.add_to(m)
         layers.append(_layer_config(layer, group, store.count(layer.id) > INLINE_LIMIT))
-    group = folium.FeatureGroup(name=REPORTS_TITLE[lang], show=_shown(REPORTS, False, filt))
-    group.add_to(m)
-    layers.append({"id": REPORTS, "group": group.get_name(), "bbox": True, "point": True, "weight": 1,
-                   "fill_opacity": 0.8, "radius": 4, "dash": None})
+    if not public:
+        group = folium.FeatureGroup(name=REPORTS_TITLE[lang], show=_shown(REPORTS, False, filt))
+        group.add_to(m)
+        layers.append({"id": REPORTS, "group": group.get_name(), "bbox": True, "point": True, "weight": 1,
+                       "fill_opacity": 0.8, "radius": 4, "dash": None})
     folium.LayerControl(collapsed=False).add_to(m)
     extent = _extent(store, filt)
     if extent is not None:

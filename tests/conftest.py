@@ -31,7 +31,8 @@ def empty_store(tmp_path, registry):
 def demo_db(tmp_path_factory) -> Path:
     """A demo store made once per session by the real start-up path; copy before writing."""
     path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
-    create_app({"DATABASE": str(path), "TESTING": True})
+    app = create_app({"DATABASE": str(path), "TESTING": True})
+    app.extensions["gisapp"]["store"].checkpoint()  # copies of the file alone must hold everything
     return path
 
 
@@ -47,9 +48,32 @@ def app(demo_copy):
     return create_app({"DATABASE": str(demo_copy), "TESTING": True})
 
 
+# the demo accounts (gisapp.demo.load.DEMO_USERS), one per role
+ROLE_USERS = {"viewer": "planner", "field": "wangge", "handler": "handler", "official": "leader", "admin": "admin"}
+DEMO_PASSWORD = "gisapp-demo"
+
+
+def logged_in(app, username):
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["user"] = username
+    return client
+
+
 @pytest.fixture
 def client(app):
+    """A client logged in as the demo admin."""
+    return logged_in(app, "admin")
+
+
+@pytest.fixture
+def anon(app):
     return app.test_client()
+
+
+@pytest.fixture
+def login_as(app):
+    return lambda role: logged_in(app, ROLE_USERS[role])
 
 
 @pytest.fixture

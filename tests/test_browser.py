@@ -9,6 +9,8 @@ from werkzeug.serving import make_server
 
 from gisapp.progress import feature_state
 
+from conftest import DEMO_PASSWORD
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (scripts/system-deps.sh)")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -62,11 +64,19 @@ class Browser:
 
 
 @pytest.fixture
-def browser():
+def browser(server):
+    """Pages of one browser session, logged in as the demo planner through the log-in form."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = chromium.new_context(viewport={"width": 1280, "height": 800})
+        login = Browser(context).page
+        login.goto(server + "/")  # not logged in: sent to the log-in page
+        assert "/login" in login.url
+        login.fill("input[name=username]", "planner")
+        login.fill("input[name=password]", DEMO_PASSWORD)
+        login.click("button[type=submit]")
+        login.wait_for_selector("body[data-ready='1']")
         yield lambda: Browser(context)
         chromium.close()
 

@@ -1,10 +1,14 @@
 """Load the generated demo data into a store, in one transaction."""
 from __future__ import annotations
 
+from ..auth import create_user
 from ..storage import Store
 from ..storage.base import utcnow
 
 DEMO_ACTOR = "demo-loader"
+DEMO_PASSWORD = "gisapp-demo"  # demo accounts only: the README says so; never in production
+DEMO_USERS = [("admin", "admin", "管理员"), ("planner", "viewer", "规划科"), ("wangge", "field", "网格员小李"),
+              ("handler", "handler", "后街社区处置员"), ("leader", "official", "街道领导")]
 
 
 def load_demo(store: Store, seed: int = 2023, actor: str = DEMO_ACTOR) -> bool:
@@ -26,6 +30,8 @@ def load_demo(store: Store, seed: int = 2023, actor: str = DEMO_ACTOR) -> bool:
                 rows = rows.assign(created_at=now)
             w.insert(table, rows, summary="demo data")
         w.set_meta("demo_seed", str(seed))
+    for username, role, name in DEMO_USERS:
+        create_user(store, username, DEMO_PASSWORD, role, actor, display_name=name)
     return True
 
 

@@ -69,6 +69,10 @@ class GeoPackageStore(Store):
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
+    def checkpoint(self) -> None:
+        """Fold the WAL journal into the main file, so the .gpkg alone holds everything."""
+        self.connect().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

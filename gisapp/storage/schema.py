@@ -116,10 +116,35 @@ USERS = TableSpec(
         Column("username", "TEXT", not_null=True, unique=True),
         Column("display_name", "TEXT"),
         Column("role", "TEXT", not_null=True),
+        Column("unit", "TEXT"),
         Column("password_hash", "TEXT"),
         Column("active", "BOOLEAN", not_null=True),
         Column("created_at", "DATETIME", not_null=True),
     ),
+    description="Accounts; passwords are stored as salted hashes",
+)
+
+API_TOKENS = TableSpec(
+    "api_tokens", "接口令牌",
+    (
+        Column("token_hash", "TEXT", not_null=True, unique=True),
+        Column("username", "TEXT", not_null=True),
+        Column("label", "TEXT"),
+        Column("created_at", "DATETIME", not_null=True),
+    ),
+    description="API tokens (SHA-256 of the token; the token itself is shown once)",
+)
+
+LOGIN_ATTEMPTS = TableSpec(
+    "login_attempts", "登录记录",
+    (
+        Column("at", "DATETIME", not_null=True),
+        Column("username", "TEXT"),
+        Column("remote_addr", "TEXT"),
+        Column("ok", "BOOLEAN", not_null=True),
+    ),
+    indexes=(("username", "at"), ("remote_addr", "at")),
+    description="Log-in attempts, for rate limiting",
 )
 
 AUDIT = TableSpec(
@@ -144,7 +169,7 @@ META = TableSpec(
     (Column("key", "TEXT", not_null=True, unique=True), Column("value", "TEXT")),
 )
 
-CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, USERS, AUDIT, META)
+CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, USERS, API_TOKENS, LOGIN_ATTEMPTS, AUDIT, META)
 
 
 def all_specs(registry: Registry) -> dict[str, TableSpec]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import orjson
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from ..dashboard import cached_dashboard
 from ..db import get_figures, get_registry, get_store
@@ -56,8 +56,11 @@ def layers():
 
 
 def _layer_or_404(layer_id: str):
+    """The layer (None for field reports); in the public view only public layers exist."""
     registry = get_registry()
-    if layer_id != REPORTS and layer_id not in registry:
+    public = g.get("public", False)
+    if (layer_id != REPORTS and layer_id not in registry) or (public and (layer_id == REPORTS or
+                                                                           not registry.get(layer_id).public)):
         raise NotFound({"zh": f"没有图层：{layer_id[:40]}", "en": f"no such layer: {layer_id[:40]}"})
     return None if layer_id == REPORTS else registry.get(layer_id)
 
@@ -84,7 +87,7 @@ def map_popup(layer_id: str, fid: int):
     if layer is None:
         html = report_popup(store, fid, current_lang())
     else:
-        html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang())
+        html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang(), g.get("public", False))
     if html is None:
         raise NotFound({"zh": "要素不存在", "en": "no such feature"})
     return jsonify(html=html)
@@ -92,7 +95,7 @@ def map_popup(layer_id: str, fid: int):
 
 @bp.get("/search")
 def search_features():
-    return jsonify(results=search(get_store(), request.args.get("q", ""), current_lang()))
+    return jsonify(results=search(get_store(), request.args.get("q", ""), current_lang(), public=g.get("public", False)))
 
 
 @bp.get("/dashboard")
@@ -101,6 +104,6 @@ def dashboard_json():
     store = get_store()
     filt = parse_filter(request.args, store)
     layer_id = request.args.get("layer") or "back_lanes"
-    if layer_id not in store.registry:
+    if layer_id not in store.registry or (g.get("public") and not store.registry.get(layer_id).public):
         raise BadRequest({"zh": "没有这个图层", "en": "no such layer"})
     return jsonify(cached_dashboard(store, get_figures(), filt, layer_id, current_lang()))

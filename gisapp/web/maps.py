@@ -1,7 +1,7 @@
 """The planner map page."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, g, render_template, request
 
 from ..db import get_registry, get_store
 from ..i18n import current_lang
@@ -24,9 +24,10 @@ def index():
     filt = parse_filter(request.args, store)
     basemap = request.args.get("basemap") or current_app.config["BASEMAP"]
     basemap = basemap if basemap in BASEMAPS else "none"
-    m, config = build_map(store, _settings(basemap), filt, lang)
-    communities = store.read("communities", columns=["code", "name"], order_by="code")
-    dashboard_layers = [layer for layer in get_registry() if layer.progress]
+    public = g.get("public", False)
+    m, config = build_map(store, _settings(basemap), filt, lang, public)
+    communities = store.read("communities", columns=["code", "name"], order_by="code", geometry=False)
+    dashboard_layers = [layer for layer in get_registry() if layer.progress and (layer.public or not public)]
     parts = {name: render_template(f"map_{name}.html", lang=lang, filt=filt, config=config,
                                    communities=list(zip(communities["code"], communities["name"])),
                                    dashboard_layers=dashboard_layers, basemap=basemap)
