@@ -49,6 +49,20 @@ MESSAGES = {
     "username": {"zh": "用户名", "en": "User name"},
     "password": {"zh": "密码", "en": "Password"},
     "public_view": {"zh": "公众版", "en": "Public view"},
+    "audit": {"zh": "操作审计", "en": "Audit trail"},
+    "users": {"zh": "用户", "en": "Users"},
+    "actor": {"zh": "操作人", "en": "Actor"},
+    "table": {"zh": "数据表", "en": "Table"},
+    "action": {"zh": "操作", "en": "Action"},
+    "time": {"zh": "时间", "en": "Time"},
+    "summary": {"zh": "摘要", "en": "Summary"},
+    "before": {"zh": "修改前", "en": "Before"},
+    "after": {"zh": "修改后", "en": "After"},
+    "display_name": {"zh": "姓名", "en": "Name"},
+    "role": {"zh": "角色", "en": "Role"},
+    "unit": {"zh": "所属单位/社区", "en": "Unit / community"},
+    "new_user": {"zh": "新建用户", "en": "New user"},
+    "create": {"zh": "创建", "en": "Create"},
 }
 
 

@@ -177,7 +177,8 @@ class Store(ABC):
              columns: list[str] | None = None, order_by: str | None = None,
              limit: int | None = None, offset: int = 0, geometry: bool = True) -> pd.DataFrame:
         """Rows of a table indexed by fid: a GeoDataFrame for spatial tables unless
-        ``geometry=False``, which skips reading and decoding the geometries."""
+        ``geometry=False``, which skips reading and decoding the geometries.
+        ``order_by`` is a column name, with a leading "-" for descending order."""
 
     @abstractmethod
     def count(self, table: str, where: Where | None = None,

@@ -145,10 +145,13 @@ class GeoPackageStore(Store):
         spec = self.spec(table)
         spatial = spec.spatial and geometry
         cols = list(columns) if columns is not None else spec.column_names
+        desc = bool(order_by) and order_by.startswith("-")
+        order_by = order_by[1:] if desc else order_by
         check_columns(spec, cols + ([order_by] if order_by else []))
         what = ", ".join(["t.fid"] + [f"t.{q(c)}" for c in cols] + (["t.geom"] if spatial else []))
         sql, params = self._select(spec, where, bbox, what)
-        sql += f" ORDER BY t.{q(order_by)}, t.fid" if order_by else " ORDER BY t.fid"
+        direction = " DESC" if desc else ""
+        sql += f" ORDER BY t.{q(order_by)}{direction}, t.fid{direction}" if order_by else " ORDER BY t.fid"
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else int(limit), int(offset)]
