@@ -3,6 +3,7 @@
 #   gdal-bin       ogrinfo/ogr2ogr: the tests check the store with GDAL's own tools
 #   chromium       headless browser for the page tests
 #   fonts-noto-cjk Chinese text in screenshots and PDFs
+#   libreoffice-calc-nogui  the tests open exported ledgers in LibreOffice
 #   python3-venv   only needed where Python comes from Debian
 # Safe to re-run: does nothing when everything is present.
 set -euo pipefail
@@ -13,6 +14,7 @@ need=()
 command -v ogrinfo >/dev/null 2>&1 || need+=(gdal-bin)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 installed fonts-noto-cjk || need+=(fonts-noto-cjk)
+command -v soffice >/dev/null 2>&1 || need+=(libreoffice-calc-nogui)  # ledgers must open in LibreOffice
 "${PYTHON:-python3}" -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then

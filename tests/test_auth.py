@@ -21,6 +21,9 @@ EXPECTED = {
     "ogcapi.collection": "read", "ogcapi.items": "read", "ogcapi.item": "read", "ogcapi.unknown": "read",
     "snapshots.index": "snapshot", "snapshots.area": "snapshot", "snapshots.atlas": "snapshot",
     "snapshots.areas_json": "snapshot",
+    "admin.index": "admin", "admin.audit": "admin", "admin.audit_csv": "admin", "admin.users": "admin",
+    "ledger.page": "read", "ledger.export": "read", "ledger.import_ledger": "progress",
+    "ledger.add_progress": "progress",
 }
 SAMPLE = {"layer_id": "back_lanes", "fid": "1", "cid": "back_lanes", "name": "back_lanes.geojson",
           "kind": "community", "key": "510322100031", "layer": "back_lanes", "filename": "gisapp.css",

@@ -24,7 +24,7 @@ PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.health"}
 PUBLIC_VIEW_ENDPOINTS = {"map.index", "api.map_layer", "api.map_popup", "api.search_features", "api.dashboard_json"}
 ENDPOINT_PERMISSIONS = {"exports.openapi_json": "read"}  # exceptions to a blueprint's default
 BLUEPRINT_DEFAULTS = {"map": "read", "api": "read", "ogcapi": "read", "snapshots": "snapshot",
-                      "exports": "export", "admin": "admin", "reports": "read"}
+                      "exports": "export", "admin": "admin", "reports": "read", "ledger": "progress"}
 
 
 class Unauthorized(GisappError):
@@ -90,8 +90,8 @@ def _deny():
 def check_access():
     _load_user()
     needed = permission_for(current_app, request.endpoint)
-    if not g.token_auth:
-        csrf.protect()
+    if not g.token_auth and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()  # unsafe methods only
     if needed == "public":
         return None
     user = current_user()
