@@ -25,11 +25,28 @@ DEFAULTS = {
     "MAP_CENTER": [29.183, 104.983],
     "MAP_ZOOM": 14,
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "STALE_WEEKS": 4,  # data quality: an unfinished work with no record for this long is flagged
     "PUBLIC_VIEW": False,  # anonymous visitors may see public layers (no personal data) on the map
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,  # set true when served over HTTPS
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    # field reports (gisapp.reports, docs/reports.md)
+    "REPORT_UPLOADS": None,  # private folder for photos and import files; default: instance/uploads
+    "REPORT_MAX_PHOTO_MB": 15,  # per photo
+    "REPORT_MAX_PHOTOS": 6,  # per upload
+    "REPORT_MAX_PIXELS": 40_000_000,  # larger images are refused as decompression bombs
+    "REPORT_AREA_MARGIN_M": 200,  # positions this far outside the subdistrict are still accepted
+    "REPORT_LANE_DISTANCE_M": 30,  # nearest back lane within this distance
+    "REPORT_LANE_TIE_M": 5,  # lanes within this many metres of the nearest are offered too
+    "REPORT_DUPLICATE_RADIUS_M": 30,
+    "REPORT_DUPLICATE_DAYS": 7,
+    "REPORT_DUE_DAYS": 7,  # open longer than this: overdue
+    "REPORT_AFTER_RADIUS_M": 100,  # an "after" photo must be taken this near the report
+    "REPORT_CAMERA_UTC_OFFSET_H": 8,  # EXIF times without an offset are Beijing time
+    "IMPORT_MAX_UNCOMPRESSED_MB": 2048,  # zip safety: total uncompressed size
+    "IMPORT_MAX_RATIO": 200,  # zip safety: uncompressed / compressed size per entry
+    "IMPORT_MAX_ENTRIES": 10_000,
 }
 
 

@@ -165,7 +165,7 @@ POPUP_TEXT = {"status": {"zh": "状态", "en": "Status"}, "percent": {"zh": "完
 
 
 def feature_popup(store: Store, layer: LayerDef, fid: int, filt: MapFilter, lang: str,
-                  public: bool = False) -> str | None:
+                  public: bool = False, editable: bool = False) -> str | None:
     """Popup HTML for one feature: fields, state as of the filter date, dated history. All escaped.
     ``public`` leaves out fields marked private (personal data)."""
     gdf = store.read(layer.id, where={"fid": int(fid)})
@@ -190,7 +190,39 @@ def feature_popup(store: Store, layer: LayerDef, fid: int, filt: MapFilter, lang
                                      for k, v in rows) + "</table>")
     if layer.progress and not hist.empty:
         parts.append(_history_html(layer, hist, lang))
+    if layer.progress and editable:
+        parts.append(progress_form(layer, int(fid), hist.iloc[0].to_dict() if not hist.empty else None, lang))
     return '<div class="gis-popup">' + "".join(parts) + "</div>"
+
+
+FORM_TEXT = {"add": {"zh": "添加进度记录", "en": "Add a progress record"}, "save": {"zh": "保存", "en": "Save"},
+             "date": {"zh": "日期", "en": "Date"}, "note": {"zh": "说明（状态倒退须说明原因）",
+                                                       "en": "Note (a reason when the status goes back)"}}
+
+
+def progress_form(layer: LayerDef, fid: int, last: dict | None, lang: str) -> str:
+    """The form a handler fills in a popup; the page script posts it to /api/progress."""
+    def field(label, html):
+        return f"<label>{escape(label)} {html}</label>"
+    options = "".join(f'<option value="{k}"{" selected" if last and last["status"] == k else ""}>{escape(v[lang])}</option>'
+                      for k, v in STATUSES.items())
+    inputs = [field(FORM_TEXT["date"][lang], f'<input type="date" name="record_date" value="{dt.date.today()}" required>'),
+              field(POPUP_TEXT["status"][lang], f'<select name="status">{options}</select>'),
+              field(POPUP_TEXT["percent"][lang] + " (%)",
+                    f'<input type="number" name="percent" min="0" max="100" step="any" value="{_val(last, "percent")}">')]
+    for q in layer.quantities:
+        inputs.append(field(_unit(q, lang), f'<input type="number" name="{q.key}" min="0" step="any" '
+                                            f'value="{_val(last, q.key)}">'))
+    inputs.append(field(FORM_TEXT["note"][lang], '<input type="text" name="note" maxlength="1000">'))
+    return (f'<details class="gis-progress-form"><summary>{escape(FORM_TEXT["add"][lang])}</summary>'
+            f'<form data-layer="{layer.id}" data-fid="{fid}">{"".join(inputs)}'
+            f'<button type="submit">{escape(FORM_TEXT["save"][lang])}</button><p class="gis-form-msg" role="status"></p>'
+            f'</form></details>')
+
+
+def _val(last: dict | None, key: str) -> str:
+    value = None if last is None else last.get(key)
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{float(value):g}"
 
 
 def _history_html(layer: LayerDef, hist: pd.DataFrame, lang: str) -> str:
@@ -253,7 +285,9 @@ def report_popup(store: Store, fid: int, lang: str) -> str | None:
             ({"zh": "结案时间", "en": "Closed"}[lang], str(r["closed_at"] or "—")[:16].replace("T", " ")),
             ({"zh": "描述", "en": "Description"}[lang], r["description"])]
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_fmt(v))}</td></tr>" for k, v in rows)
-    return f'<div class="gis-popup"><h4>{escape(str(r["code"]))}</h4><table>{cells}</table></div>'
+    from .reports.popup import popup_extra  # photo thumbnails, workflow transitions, link to the report page
+    extra = popup_extra(store, str(r["code"]), lang)
+    return f'<div class="gis-popup"><h4>{escape(str(r["code"]))}</h4><table>{cells}</table>{extra}</div>'
 
 
 # --- search ----------------------------------------------------------------------

@@ -73,8 +73,36 @@
   function loadPopup(def, fid, layer) {
     fetch(cfg.api + "/map/" + def.id + "/" + fid + "/popup?" + params())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then(function (body) { layer.setPopupContent(body.html); })
+      .then(function (body) { layer.setPopupContent(body.html); bindProgressForm(def, fid, layer); })
       .catch(function () { layer.setPopupContent(text.load_failed); });
+  }
+
+  /* a handler records progress from the popup; the map, the popup and the dashboard follow */
+  function bindProgressForm(def, fid, layer) {
+    const el = layer.getPopup() && layer.getPopup().getElement();
+    const form = el && el.querySelector(".gis-progress-form form");
+    if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      const msg = form.querySelector(".gis-form-msg");
+      fetch(cfg.api + "/progress/" + def.id + "/" + fid, {
+        method: "POST", body: new FormData(form), headers: { "X-CSRFToken": cfg.csrf },
+      }).then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
+        .then(function (res) {
+          if (!res[0]) { msg.textContent = res[1].error ? res[1].error.message : text.load_failed; msg.className = "gis-form-msg gis-error"; return; }
+          state.saved = (state.saved || 0) + 1;
+          loadPopup(def, fid, layer);
+          loadDashboard();
+          load(def).then(function () { reopen(def, fid); });
+        })
+        .catch(function () { msg.textContent = text.load_failed; });
+    });
+  }
+
+  function reopen(def, fid) {
+    window[def.group].eachLayer(function (gl) {
+      gl.eachLayer && gl.eachLayer(function (l) { if (l.feature && l.feature.id === fid) l.openPopup(); });
+    });
   }
 
   function load(def) {
@@ -268,9 +296,25 @@
   }
   dashLayer.addEventListener("change", loadDashboard);
 
+  /* ?focus=layer:fid (links from the data-quality list) opens that feature */
+  function focusFeature() {
+    const focus = new URLSearchParams(location.search).get("focus");
+    const m = /^([a-z0-9_]+):(\d+)$/.exec(focus || "");
+    const def = m && cfg.layers.find(function (d) { return d.id === m[1]; });
+    if (!def) return;
+    const fid = parseInt(m[2], 10);
+    window[def.group].eachLayer(function (gl) {
+      gl.eachLayer && gl.eachLayer(function (l) {
+        if (!l.feature || l.feature.id !== fid) return;
+        if (l.getBounds) map.fitBounds(l.getBounds(), { maxZoom: 17 }); else map.setView(l.getLatLng(), 17);
+        l.openPopup();
+      });
+    });
+  }
+
   Object.keys(cfg.basemaps).forEach(function (k) { if (map.hasLayer(window[cfg.basemaps[k]])) state.basemap = k; });
   state.gcj02 = state.basemap === "amap";
   fromHash();
-  const drawn = loadAll().then(function () { document.body.dataset.drawn = "1"; });
+  const drawn = loadAll().then(function () { document.body.dataset.drawn = "1"; focusFeature(); });
   Promise.all([drawn, loadDashboard()]).then(function () { state.ready = true; document.body.dataset.ready = "1"; syncUrl(); });
 })();

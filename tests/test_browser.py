@@ -64,21 +64,30 @@ class Browser:
 
 
 @pytest.fixture
-def browser(server):
-    """Pages of one browser session, logged in as the demo planner through the log-in form."""
+def browser_as(server):
+    """browser_as(user)() -> a page of that user's browser session, logged in through the form."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = chromium.new_context(viewport={"width": 1280, "height": 800})
-        login = Browser(context).page
-        login.goto(server + "/")  # not logged in: sent to the log-in page
-        assert "/login" in login.url
-        login.fill("input[name=username]", "planner")
-        login.fill("input[name=password]", DEMO_PASSWORD)
-        login.click("button[type=submit]")
-        login.wait_for_selector("body[data-ready='1']")
-        yield lambda: Browser(context)
+
+        def session(username):
+            context = chromium.new_context(viewport={"width": 1280, "height": 800})
+            login = Browser(context).page
+            login.goto(server + "/")  # not logged in: sent to the log-in page
+            assert "/login" in login.url
+            login.fill("input[name=username]", username)
+            login.fill("input[name=password]", DEMO_PASSWORD)
+            login.click("button[type=submit]")
+            login.wait_for_selector("body[data-ready='1']")
+            return lambda: Browser(context)
+        yield session
         chromium.close()
+
+
+@pytest.fixture
+def browser(browser_as):
+    """Pages of the demo planner's browser session."""
+    return browser_as("planner")
 
 
 def test_every_visible_layer_is_drawn_offline(server, browser, store):
@@ -112,19 +121,7 @@ def test_clicking_a_lane_opens_its_popup_with_history(server, browser, store):
     b = browser().open(server + "/?layers=back_lanes")
     lanes = store.read("back_lanes", columns=["code", "name"])
     fid = int(lanes.index[0])
-    point = b.js("""fid => {
-        const cfg = JSON.parse(document.getElementById('gisapp-config').textContent);
-        const map = window[cfg.map]; let found = null;
-        window[cfg.layers.find(l => l.id === 'back_lanes').group].eachLayer(g => g.eachLayer(l => {
-            if (l.feature.id === fid) found = l; }));
-        map.setView(found.getLatLngs()[1], 18, {animate: false});
-        const p = map.latLngToContainerPoint(found.getLatLngs()[1]);
-        const box = map.getContainer().getBoundingClientRect();
-        return [box.left + p.x, box.top + p.y];
-    }""", fid)
-    b.page.wait_for_timeout(300)
-    b.page.mouse.click(*point)
-    b.page.wait_for_selector(".leaflet-popup .gis-history")
+    open_lane_popup(b, fid)
     popup = b.page.locator(".leaflet-popup-content")
     assert lanes.loc[fid, "name"] in popup.locator("h4").inner_text()
     rows = popup.locator(".gis-history tr").count() - 1
@@ -184,3 +181,59 @@ def test_switch_to_english_and_back(server, browser):
     assert b.page.locator(".leaflet-control-layers-overlays label", has_text="Back lanes").count() == 1
     b.page.click("a.gis-lang")
     b.page.wait_for_selector("text=富世街道创文工作地图")
+
+
+def open_lane_popup(b, fid):
+    point = b.js("""fid => {
+        const cfg = JSON.parse(document.getElementById('gisapp-config').textContent);
+        const map = window[cfg.map]; let found = null;
+        window[cfg.layers.find(l => l.id === 'back_lanes').group].eachLayer(g => g.eachLayer(l => {
+            if (l.feature.id === fid) found = l; }));
+        map.setView(found.getLatLngs()[1], 18, {animate: false});
+        const p = map.latLngToContainerPoint(found.getLatLngs()[1]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+    }""", fid)
+    b.page.wait_for_timeout(300)
+    b.page.mouse.click(*point)
+    b.page.wait_for_selector(".leaflet-popup .gis-history")
+
+
+def test_handler_adds_progress_and_the_dashboard_moves(server, browser_as, store):
+    b = browser_as("handler")().open(server + "/?layers=back_lanes")
+    total = "() => document.querySelector('#gis-dash-figures tr[data-key=lanes_surface_m2] td:nth-child(2)').textContent"
+    assert b.js(total) == "19,700"
+    fid = int(store.read("back_lanes", columns=["code"], geometry=False).index[0])
+    open_lane_popup(b, fid)
+    b.page.click(".leaflet-popup .gis-progress-form summary")
+    form = b.page.locator(".leaflet-popup .gis-progress-form form")
+    area = float(form.locator("input[name=area_m2]").input_value())
+    form.locator("input[name=area_m2]").fill(str(area + 50))
+    form.locator("input[name=note]").fill("补测后增加")
+    form.locator("button[type=submit]").click()
+    b.page.wait_for_function(f"() => ({total})() === '19,750'")
+    b.page.wait_for_function("() => window.gisapp.saved === 1")
+    assert "补测后增加" in b.page.locator(".leaflet-popup .gis-history").inner_text()
+    assert b.errors == [] and b.outside == []
+    # a status going backwards without a reason is refused by the server, the message shown in the popup
+    b.page.click(".leaflet-popup .gis-progress-form summary")
+    form = b.page.locator(".leaflet-popup .gis-progress-form form")
+    form.locator("select[name=status]").select_option("planned")
+    form.locator("button[type=submit]").click()
+    b.page.wait_for_selector(".leaflet-popup .gis-form-msg.gis-error")
+    assert "倒退" in form.locator(".gis-form-msg").inner_text()
+    assert store.read("progress", order_by="-created_at").iloc[0]["note"] == "补测后增加"
+
+
+def test_planner_sees_no_progress_form_and_quality_links_open_the_feature(server, browser, store):
+    b = browser().open(server + "/?layers=back_lanes")
+    fid = int(store.read("back_lanes", columns=["code"], geometry=False).index[1])
+    open_lane_popup(b, fid)
+    assert b.page.locator(".leaflet-popup .gis-progress-form").count() == 0
+    b.page.goto(server + "/quality")
+    rows = b.page.locator("#quality tr[data-kind]")
+    assert rows.count() >= 1
+    name = rows.first.locator("td:nth-child(2)").inner_text().split(" ", 1)[-1]
+    rows.first.locator("a").click()
+    b.page.wait_for_selector(".leaflet-popup .gis-popup h4")
+    assert b.page.locator(".leaflet-popup h4").inner_text() == name

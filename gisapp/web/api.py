@@ -87,7 +87,9 @@ def map_popup(layer_id: str, fid: int):
     if layer is None:
         html = report_popup(store, fid, current_lang())
     else:
-        html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang(), g.get("public", False))
+        user = g.get("user")
+        html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang(),
+                             g.get("public", False), editable=bool(user and user.can("progress")))
     if html is None:
         raise NotFound({"zh": "要素不存在", "en": "no such feature"})
     return jsonify(html=html)

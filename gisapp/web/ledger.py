@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from .. import ledger
+from .. import ledger, quality
 from ..db import get_registry, get_store
 from ..errors import BadRequest, NotFound
 from ..i18n import current_lang
@@ -108,3 +108,28 @@ def add_progress(layer_id: str, fid: int):
         raise BadRequest({"zh": "请求内容无效", "en": "invalid request body"})
     record_id = add_record(store, layer, code, parse_form(layer, data), actor(), request.remote_addr)
     return jsonify(id=record_id, layer=layer.id, feature_code=code, data_version=store.data_version()), 201
+
+
+_quality_cache: dict[tuple, list] = {}
+
+
+def _findings() -> list[dict]:
+    """Recomputed whenever the data changes (keyed on the data version and the day)."""
+    store = get_store()
+    key = (store.url, store.data_version(), dt.date.today(), current_app.config["STALE_WEEKS"])
+    if key not in _quality_cache:
+        _quality_cache.clear()
+        _quality_cache[key] = quality.findings(store, key[2], key[3])
+    return _quality_cache[key]
+
+
+@bp.get("/quality")
+@requires("read")
+def quality_page():
+    return render_template("quality.html", findings=_findings(), lang=current_lang())
+
+
+@bp.get("/api/quality")
+@requires("read")
+def quality_json():
+    return jsonify(findings=_findings(), stale_weeks=current_app.config["STALE_WEEKS"])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template, request
 
+from flask_wtf.csrf import generate_csrf
+
 from ..db import get_registry, get_store
 from ..i18n import current_lang
 from ..mapdata import parse_filter
@@ -26,6 +28,7 @@ def index():
     basemap = basemap if basemap in BASEMAPS else "none"
     public = g.get("public", False)
     m, config = build_map(store, _settings(basemap), filt, lang, public)
+    config["csrf"] = generate_csrf()
     communities = store.read("communities", columns=["code", "name"], order_by="code", geometry=False)
     dashboard_layers = [layer for layer in get_registry() if layer.progress and (layer.public or not public)]
     parts = {name: render_template(f"map_{name}.html", lang=lang, filt=filt, config=config,
