@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import folium
+from folium.plugins import Draw
 
 from .mapdata import REPORTS, MapFilter
 from .registry import LayerDef
@@ -77,7 +78,7 @@ def _extent(store: Store, filt: MapFilter):
 
 
 def build_map(store: Store, settings: MapSettings, filt: MapFilter, lang: str,
-              public: bool = False) -> tuple[folium.Map, dict]:
+              public: bool = False, editor: bool = False) -> tuple[folium.Map, dict]:
     """The Folium map and the configuration its script reads (``public``: public layers only)."""
     m = folium.Map(location=settings.center, zoom_start=settings.zoom, tiles=None, max_zoom=19,
                    control_scale=True, prefer_canvas=True)
@@ -93,9 +94,13 @@ def build_map(store: Store, settings: MapSettings, filt: MapFilter, lang: str,
         layers.append({"id": REPORTS, "group": group.get_name(), "bbox": True, "point": True, "weight": 1,
                        "fill_opacity": 0.8, "radius": 4, "dash": None})
     folium.LayerControl(collapsed=False).add_to(m)
+    if editor:  # admins draw new features (the Draw plug-in, served locally)
+        Draw(export=False, position="topleft", draw_options={"circle": False, "circlemarker": False}).add_to(m)
     extent = _extent(store, filt)
     if extent is not None:
         m.fit_bounds([[extent[1], extent[0]], [extent[3], extent[2]]])
     config = {"map": m.get_name(), "layers": layers, "basemaps": basemaps, "filters": filt.query(),
-              "lang": lang, "api": "/api", "statuses": {k: v[lang] for k, v in STATUSES.items()}, "status_order": list(STATUSES)}
+              "lang": lang, "api": "/api", "statuses": {k: v[lang] for k, v in STATUSES.items()}, "status_order": list(STATUSES),
+              "editor": editor, "edit_layers": [{"id": l.id, "title": l.title.get(lang), "geometry": l.geometry}
+                                                for l in store.registry if editor and l.kind != "context"]}
     return m, config

@@ -73,7 +73,7 @@
   function loadPopup(def, fid, layer) {
     fetch(cfg.api + "/map/" + def.id + "/" + fid + "/popup?" + params())
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then(function (body) { layer.setPopupContent(body.html); bindProgressForm(def, fid, layer); })
+      .then(function (body) { layer.setPopupContent(body.html); bindProgressForm(def, fid, layer); bindEditTools(def, fid, layer); })
       .catch(function () { layer.setPopupContent(text.load_failed); });
   }
 
@@ -96,6 +96,119 @@
           load(def).then(function () { reopen(def, fid); });
         })
         .catch(function () { msg.textContent = text.load_failed; });
+    });
+  }
+
+  /* admins: draw new features, edit the shape or attributes of existing ones */
+  function postJson(url, body) {
+    return fetch(url, { method: "POST", body: JSON.stringify(body),
+                        headers: { "Content-Type": "application/json", "X-CSRFToken": cfg.csrf } })
+      .then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); });
+  }
+
+  function formValues(form) {
+    const out = {};
+    form.querySelectorAll("input").forEach(function (i) { out[i.name] = i.type === "checkbox" ? (i.checked ? "1" : "") : i.value; });
+    return out;
+  }
+
+  function showError(form, body) {
+    const msg = form.querySelector(".gis-form-msg");
+    msg.textContent = body && body.error ? body.error.message : text.load_failed;
+    msg.className = "gis-form-msg gis-error";
+  }
+
+  function attributeForm(layerId, fid, host, onSaved, geometry) {
+    const q = fid ? "?fid=" + fid + "&lang=" + cfg.lang : "?lang=" + cfg.lang;
+    return fetch(cfg.api + "/features/" + layerId + "/form" + q).then(function (r) { return r.json(); }).then(function (b) {
+      host.setPopupContent(b.html);
+      const form = host.getPopup().getElement().querySelector(".gis-feature-form");
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        const url = cfg.api + "/features/" + layerId + (fid ? "/" + fid : "");
+        postJson(url, { geometry: geometry || null, properties: formValues(form) }).then(function (res) {
+          if (!res[0]) { showError(form, res[1]); return; }
+          state.saved = (state.saved || 0) + 1;
+          onSaved(res[1]);
+        });
+      });
+    });
+  }
+
+  function bindEditTools(def, fid, layer) {
+    const el = layer.getPopup() && layer.getPopup().getElement();
+    const shapeBtn = el && el.querySelector(".gis-edit-shape");
+    if (!shapeBtn) return;
+    const reload = function () { load(def).then(function () { reopen(def, fid); }); };
+    shapeBtn.addEventListener("click", function () {
+      if (!layer.editing) return;
+      if (layer.editing.enabled()) return;
+      state.editing = def.id + ":" + fid;
+      layer.editing.enable();
+      layer.closePopup();
+      const bar = document.querySelector(".gis-edit-bar");
+      if (bar) bar.hidden = false;
+    });
+    el.querySelector(".gis-edit-attrs").addEventListener("click", function () {
+      attributeForm(def.id, fid, layer, reload);
+    });
+  }
+
+  function saveShapes() {
+    if (!state.editing) return Promise.resolve();
+    const parts = state.editing.split(":");
+    const def = cfg.layers.find(function (d) { return d.id === parts[0]; });
+    const fid = parseInt(parts[1], 10);
+    let target = null;
+    window[def.group].eachLayer(function (gl) { gl.eachLayer && gl.eachLayer(function (l) { if (l.feature && l.feature.id === fid) target = l; }); });
+    state.editing = null;
+    if (!target) return Promise.resolve();
+    target.editing.disable();
+    return postJson(cfg.api + "/features/" + def.id + "/" + fid, { geometry: target.toGeoJSON().geometry, properties: {} })
+      .then(function (res) {
+        if (!res[0]) { state.errors.push("edit refused: " + (res[1].error && res[1].error.message)); state.refused = res[1]; }
+        else { state.saved = (state.saved || 0) + 1; }
+        return load(def);
+      });
+  }
+  state.saveShapes = saveShapes;
+
+  if (cfg.editor) {
+    const bar = document.createElement("div");
+    bar.className = "gis-edit-bar";
+    bar.hidden = true;
+    const save = document.createElement("button");
+    save.type = "button";
+    save.id = "gis-save-shape";
+    save.textContent = cfg.lang === "zh" ? "保存形状" : "Save shape";
+    save.addEventListener("click", function () { saveShapes().then(function () { bar.hidden = true; }); });
+    bar.appendChild(save);
+    document.body.appendChild(bar);
+    map.on("draw:created", function (e) {
+      const shape = e.layer;
+      const geometry = shape.toGeoJSON().geometry;
+      const fits = cfg.edit_layers.filter(function (l) { return l.geometry.replace("Multi", "") === geometry.type; });
+      const box = document.createElement("form");
+      box.className = "gis-draw-choice";
+      const select = document.createElement("select");
+      select.name = "layer";
+      fits.forEach(function (l) { const o = document.createElement("option"); o.value = l.id; o.textContent = l.title; select.appendChild(o); });
+      const go = document.createElement("button");
+      go.type = "submit";
+      go.textContent = cfg.lang === "zh" ? "下一步" : "Next";
+      box.appendChild(select);
+      box.appendChild(go);
+      shape.bindPopup(box, { minWidth: 260 }).openPopup();
+      box.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        const def = cfg.layers.find(function (d) { return d.id === select.value; });
+        attributeForm(select.value, null, shape, function () {
+          shape.remove();
+          const group = window[def.group];
+          if (!map.hasLayer(group)) group.addTo(map);
+          load(def);
+        }, geometry);
+      });
     });
   }
 

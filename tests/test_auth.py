@@ -24,6 +24,7 @@ EXPECTED = {
     "admin.index": "admin", "admin.audit": "admin", "admin.audit_csv": "admin", "admin.users": "admin",
     "ledger.page": "read", "ledger.export": "read", "ledger.import_ledger": "progress",
     "ledger.add_progress": "progress", "ledger.quality_page": "read", "ledger.quality_json": "read",
+    "editing.form": "admin", "editing.create": "admin", "editing.update": "admin",
 }
 SAMPLE = {"layer_id": "back_lanes", "fid": "1", "cid": "back_lanes", "name": "back_lanes.geojson",
           "kind": "community", "key": "510322100031", "layer": "back_lanes", "filename": "gisapp.css",

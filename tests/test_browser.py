@@ -237,3 +237,39 @@ def test_planner_sees_no_progress_form_and_quality_links_open_the_feature(server
     rows.first.locator("a").click()
     b.page.wait_for_selector(".leaflet-popup .gis-popup h4")
     assert b.page.locator(".leaflet-popup h4").inner_text() == name
+
+
+def test_admin_draws_a_point_and_moves_a_lane(server, browser_as, store):
+    b = browser_as("admin")().open(server + "/?layers=practice_points,back_lanes")
+    before = b.counts()["practice_points"]
+    b.page.click(".leaflet-draw-draw-marker")
+    box = b.page.locator(".folium-map").bounding_box()
+    b.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    b.page.wait_for_selector(".gis-draw-choice select")
+    b.page.select_option(".gis-draw-choice select", "practice_points")
+    b.page.click(".gis-draw-choice button")
+    form = b.page.locator(".gis-feature-form")
+    form.locator("input[name=code]").fill("SJ99")
+    form.locator("input[name=name]").fill("新建实践点")
+    form.locator("input[name=community_code]").fill("510322100031")
+    form.locator("input[name=level]").fill("point")
+    form.locator("button[type=submit]").click()
+    b.page.wait_for_function(f"() => window.gisapp.counts.practice_points === {before + 1}")
+    row = store.read("practice_points", where={"code": "SJ99"}).iloc[0]
+    assert row["name"] == "新建实践点"
+    # move a lane's vertex with the edit handles, then save the shape
+    fid = int(store.read("back_lanes", columns=["code"], geometry=False).index[0])
+    old = store.read("back_lanes", where={"fid": fid}).geometry.iloc[0]
+    open_lane_popup(b, fid)
+    b.page.click(".leaflet-popup .gis-edit-shape")
+    handle = b.page.locator(".leaflet-editing-icon").first
+    hb = handle.bounding_box()
+    b.page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
+    b.page.mouse.down()
+    b.page.mouse.move(hb["x"] + 30, hb["y"] + 20, steps=5)
+    b.page.mouse.up()
+    b.page.click("#gis-save-shape")
+    b.page.wait_for_function("() => window.gisapp.saved >= 2")
+    new = store.read("back_lanes", where={"fid": fid}).geometry.iloc[0]
+    assert not new.equals(old) and new.geom_type == "LineString"
+    assert b.errors == [] and b.outside == []

@@ -55,6 +55,11 @@ def layers():
     return jsonify(layers=out)
 
 
+EDIT_BUTTONS = {lang: f'<p class="gis-edit-tools"><button type="button" class="gis-edit-shape">{shape}</button> '
+                      f'<button type="button" class="gis-edit-attrs">{attrs}</button></p>'
+                for lang, shape, attrs in (("zh", "编辑形状", "编辑属性"), ("en", "Edit shape", "Edit attributes"))}
+
+
 def _layer_or_404(layer_id: str):
     """The layer (None for field reports); in the public view only public layers exist."""
     registry = get_registry()
@@ -90,6 +95,8 @@ def map_popup(layer_id: str, fid: int):
         user = g.get("user")
         html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang(),
                              g.get("public", False), editable=bool(user and user.can("progress")))
+        if user and user.can("admin"):
+            html += EDIT_BUTTONS[current_lang()]
     if html is None:
         raise NotFound({"zh": "要素不存在", "en": "no such feature"})
     return jsonify(html=html)

@@ -24,7 +24,8 @@ PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.logout", "api.health"}
 PUBLIC_VIEW_ENDPOINTS = {"map.index", "api.map_layer", "api.map_popup", "api.search_features", "api.dashboard_json"}
 ENDPOINT_PERMISSIONS = {"exports.openapi_json": "read"}  # exceptions to a blueprint's default
 BLUEPRINT_DEFAULTS = {"map": "read", "api": "read", "ogcapi": "read", "snapshots": "snapshot",
-                      "exports": "export", "admin": "admin", "reports": "read", "ledger": "progress"}
+                      "exports": "export", "admin": "admin", "reports": "read", "ledger": "progress",
+                      "editing": "admin"}
 
 
 class Unauthorized(GisappError):

@@ -27,7 +27,8 @@ def index():
     basemap = request.args.get("basemap") or current_app.config["BASEMAP"]
     basemap = basemap if basemap in BASEMAPS else "none"
     public = g.get("public", False)
-    m, config = build_map(store, _settings(basemap), filt, lang, public)
+    user = g.get("user")
+    m, config = build_map(store, _settings(basemap), filt, lang, public, editor=bool(user and user.can("admin")))
     config["csrf"] = generate_csrf()
     communities = store.read("communities", columns=["code", "name"], order_by="code", geometry=False)
     dashboard_layers = [layer for layer in get_registry() if layer.progress and (layer.public or not public)]
