@@ -67,7 +67,9 @@ def to_db(value: Any) -> Any:
         return None if math.isnan(value) else float(value)
     if isinstance(value, (bool, np.bool_)):
         return int(value)
-    if isinstance(value, np.integer):
+    if isinstance(value, (int, np.integer)):
+        if not -2**63 <= int(value) < 2**63:
+            raise ValidationFailed({"zh": "数值超出范围", "en": "number out of range"})
         return int(value)
     if isinstance(value, pd.Timestamp):
         value = value.to_pydatetime()
@@ -132,8 +134,10 @@ class Writer(ABC):
     """One write transaction, attributed to an actor. Every change is audited."""
 
     @abstractmethod
-    def insert(self, table: str, rows: pd.DataFrame | gpd.GeoDataFrame, summary: str | None = None) -> list[int]:
-        """Insert rows (a GeoDataFrame in EPSG:4326 for spatial tables); returns new fids."""
+    def insert(self, table: str, rows: pd.DataFrame | gpd.GeoDataFrame, summary: str | None = None,
+               *, keep_fid: bool = False) -> list[int]:
+        """Insert rows (a GeoDataFrame in EPSG:4326 for spatial tables); returns new fids.
+        ``keep_fid``: the rows' index is their fid (copying a store; later inserts get higher fids)."""
 
     @abstractmethod
     def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None: ...
@@ -156,6 +160,13 @@ class Store(ABC):
         self.url = url
         self.registry = registry
         self.specs = all_specs(registry)
+        self.changes: list[str] = []  # what the last initialize() created or added, for upgrade-db
+
+    def close(self) -> None:
+        """Release this process's connections (the store stays usable: it reconnects)."""
+
+    def checkpoint(self) -> None:
+        """Make the store's files self-contained where the backend has such files."""
 
     def spec(self, table: str) -> TableSpec:
         try:
