@@ -409,6 +409,24 @@
   }
   dashLayer.addEventListener("change", loadDashboard);
 
+  /* print the current view (a server snapshot) and download the chosen layer with the filters */
+  function updateActions() {
+    const b = map.getBounds();
+    const box = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(6); }).join(",");
+    const extra = new URLSearchParams({ lang: cfg.lang });
+    if (cfg.filters.as_of) extra.set("as_of", cfg.filters.as_of);
+    const print = document.getElementById("gis-print");
+    if (print) print.href = "/snapshot/bbox/" + box + "?" + extra.toString();
+    document.querySelectorAll(".gis-download").forEach(function (a) {
+      const q = new URLSearchParams();
+      ["community", "status", "as_of"].forEach(function (k) { if (cfg.filters[k]) q.set(k, cfg.filters[k]); });
+      a.href = cfg.api + "/export/" + dashLayer.value + "." + a.dataset.format + (q.toString() ? "?" + q : "");
+    });
+  }
+  map.on("moveend", updateActions);
+  dashLayer.addEventListener("change", updateActions);
+  updateActions();
+
   /* ?focus=layer:fid (links from the data-quality list) opens that feature */
   function focusFeature() {
     const focus = new URLSearchParams(location.search).get("focus");

@@ -273,3 +273,17 @@ def test_admin_draws_a_point_and_moves_a_lane(server, browser_as, store):
     new = store.read("back_lanes", where={"fid": fid}).geometry.iloc[0]
     assert not new.equals(old) and new.geom_type == "LineString"
     assert b.errors == [] and b.outside == []
+
+
+def test_print_and_download_links_follow_the_view(server, browser_as):
+    b = browser_as("leader")().open(server + "/?status=done,accepted")  # an official
+    href = b.page.locator("#gis-print").get_attribute("href")
+    assert href.startswith("/snapshot/bbox/") and "lang=zh" in href
+    page = b.page.request.get(server + href)
+    assert page.status == 200 and "富世街道" in page.text()
+    link = b.page.locator(".gis-download[data-format=csv]").get_attribute("href")
+    assert link.startswith("/api/export/back_lanes.csv") and "status=done%2Caccepted" in link
+    csv = b.page.request.get(server + link)
+    assert csv.status == 200 and csv.body()[:3] == b"\xef\xbb\xbf"
+    planner = browser_as("planner")().open(server + "/")
+    assert planner.page.locator("#gis-print").count() == 0 and planner.page.locator(".gis-download").count() == 0
