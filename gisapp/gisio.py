@@ -1,4 +1,4 @@
-"""Read GIS files into layers and write layers out (plain functions).
+"""Read GIS files into layers (plain functions); exports live in :mod:`gisapp.exports`.
 
 Reading handles what offices send: zipped shapefiles with folders inside,
 GBK/GB18030 text without a .cpg, files in a projected CRS, and GCJ-02
@@ -15,12 +15,10 @@ import shapely
 
 from .coords import gcj02_to_wgs84
 from .errors import ValidationFailed
-from .progress import feature_state
 from .registry import LayerDef
 from .storage import Store
 
 DATASET_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".gpx", ".fgb")
-EXPORT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 
 
 def _fail(zh: str, en: str):
@@ -105,20 +103,6 @@ def _shapefile_names(names: list[str], columns: list[str]) -> dict[str, str]:
     return out
 
 
-def _short_names(columns: list[str]) -> dict[str, str]:
-    """Unique names of at most 10 characters for a shapefile (name[:10], then name[:8] + 2 digits)."""
-    out, used = {}, set()
-    for col in columns:
-        short = col[:10]
-        n = 1
-        while short in used:
-            short, n = f"{col[:8]}{n:02d}", n + 1
-        used.add(short)
-        if short != col:
-            out[col] = short
-    return out
-
-
 def to_layer(layer: LayerDef, gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Keep the layer's fields; complain about missing required ones. Returns (rows, ignored columns)."""
     names = [f.name for f in layer.fields]
@@ -145,19 +129,6 @@ def import_file(store: Store, layer_id: str, path, actor: str, **read_options) -
 
 
 def export_layer(store: Store, layer_id: str, path: str | Path, include_private: bool = True) -> int:
-    """Write a layer with its latest progress state. The suffix picks the format."""
-    path = Path(path)
-    driver = EXPORT_DRIVERS.get(path.suffix.lower())
-    if driver is None:
-        _fail(f"不支持的导出格式：{path.suffix}", f"unsupported export format: {path.suffix}")
-    layer = store.registry.get(layer_id)
-    gdf = store.read(layer_id, columns=None if include_private else layer.public_fields)
-    if layer.progress:
-        gdf = feature_state(gdf, store.progress(layer_id), layer_id, layer.link_field,
-                              quantities=layer.quantity_keys)
-    gdf = gdf.reset_index(drop=True)
-    if driver == "ESRI Shapefile":
-        gdf = gdf.rename(columns=_short_names([c for c in gdf.columns if c != "geometry"]))
-    pyogrio.write_dataframe(gdf, path, driver=driver, layer=layer_id,
-                            **({"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}))
-    return len(gdf)
+    """Moved to :mod:`gisapp.exports` (kept here for existing callers)."""
+    from .exports import export_layer as _export_layer
+    return _export_layer(store, layer_id, path, include_private)

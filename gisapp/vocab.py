@@ -65,6 +65,31 @@ REPORT_STATES = {
     "closed": {"zh": "结案", "en": "Closed"},
 }
 
+# Where a report's position came from (gisapp.reports).
+POSITION_SOURCES = {
+    "geolocation": {"zh": "手机定位", "en": "Phone location"},
+    "exif": {"zh": "照片位置信息", "en": "Photo GPS (EXIF)"},
+    "map": {"zh": "地图选点", "en": "Tapped on the map"},
+    "import": {"zh": "批量导入", "en": "Bulk import"},
+}
+
+# Workflow actions on a report (GB/T 30428): name -> labels.
+REPORT_ACTIONS = {
+    "report": {"zh": "上报", "en": "Reported"},
+    "accept": {"zh": "立案", "en": "Accept"},
+    "reject": {"zh": "不予立案", "en": "Reject"},
+    "dispatch": {"zh": "派遣", "en": "Dispatch"},
+    "rectify": {"zh": "处置", "en": "Rectified"},
+    "verify": {"zh": "核查通过", "en": "Verified"},
+    "send_back": {"zh": "核查退回", "en": "Send back"},
+    "close": {"zh": "结案", "en": "Close"},
+    "edit": {"zh": "修改", "en": "Edited"},
+    "add_photo": {"zh": "补充照片", "en": "Photo added"},
+    "flag_duplicate": {"zh": "疑似重复", "en": "Possible duplicate"},
+    "merge": {"zh": "合并重复", "en": "Merged as duplicate"},
+    "dismiss_duplicate": {"zh": "排除重复", "en": "Not a duplicate"},
+}
+
 REPORT_SOURCES = {
     "field": {"zh": "网格员上报", "en": "Field staff"},
     "inspection": {"zh": "督查发现", "en": "Inspection"},

@@ -25,10 +25,16 @@ EXPECTED = {
     "ledger.page": "read", "ledger.export": "read", "ledger.import_ledger": "progress",
     "ledger.add_progress": "progress", "ledger.quality_page": "read", "ledger.quality_json": "read",
     "editing.form": "admin", "editing.create": "admin", "editing.update": "admin",
+    "reports.index": "read", "reports.detail": "read", "reports.photo": "read", "reports.new": "report",
+    "reports.edit": "report", "reports.action": "handle", "reports.import_form": "admin", "reports.import_run": "admin",
+    "reports.api_list": "read", "reports.api_detail": "read", "reports.api_services": "read",
+    "reports.api_by_community": "read", "reports.api_create": "report", "reports.api_edit": "report",
+    "reports.api_add_photos": "report", "reports.api_action": "handle", "reports.api_import": "admin",
+    "reports.api_import_run": "admin",
 }
 SAMPLE = {"layer_id": "back_lanes", "fid": "1", "cid": "back_lanes", "name": "back_lanes.geojson",
           "kind": "community", "key": "510322100031", "layer": "back_lanes", "filename": "gisapp.css",
-          "rest": "nothing-here"}
+          "rest": "nothing-here", "code": "NOPE-1", "photo_id": "1", "variant": "thumb", "token": "abc"}
 WHO = [None, *ROLE_USERS]
 
 

@@ -21,6 +21,7 @@ def ogrinfo_counts(path) -> dict[str, int]:
     return dict(zip(names, counts))
 
 
+@pytest.mark.gpkg_only
 def test_ogrinfo_lists_every_table_with_its_count(demo_db, registry):
     from gisapp.storage import open_store
     store = open_store(str(demo_db), registry)
@@ -33,6 +34,7 @@ def test_ogrinfo_lists_every_table_with_its_count(demo_db, registry):
     assert counts["parking_spaces"] >= 2700 and counts["progress"] > 1000
 
 
+@pytest.mark.gpkg_only
 def test_ogrinfo_sees_geometry_types_and_wgs84(demo_db):
     out = subprocess.run(["ogrinfo", "-ro", "-so", str(demo_db), "back_lanes"], check=True,
                          capture_output=True, text=True).stdout
@@ -41,6 +43,7 @@ def test_ogrinfo_sees_geometry_types_and_wgs84(demo_db):
     assert "progress (None)" in listing and "communities (Multi Polygon)" in listing
 
 
+@pytest.mark.gpkg_only
 def test_gdal_integrity_check_passes(demo_db):
     out = subprocess.run(["ogrinfo", "-ro", str(demo_db), "-sql", "PRAGMA integrity_check"],
                          check=True, capture_output=True, text=True).stdout

@@ -46,6 +46,7 @@ def test_features_round_trip(empty_store):
     assert empty_store.count("back_lanes", where={"community_code": "C1"}) == 3
 
 
+@pytest.mark.gpkg_only
 def test_bbox_query_uses_rtree_and_is_exact(empty_store):
     with empty_store.writer("tester") as w:
         w.insert("back_lanes", lanes(50))
@@ -131,6 +132,7 @@ def _writer_process(path, worker, n):
                 "author": f"worker{worker}", "created_at": "2023-06-01T00:00:00Z"}]))
 
 
+@pytest.mark.gpkg_only
 def test_concurrent_writers_from_several_processes_lose_nothing(empty_store):
     path = str(empty_store.path)
     ctx = mp.get_context("spawn")
@@ -175,6 +177,7 @@ def test_cli_start_up_errors_are_clear(tmp_path, case):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.gpkg_only
 def test_gdal_writes_keep_our_rtree_current(empty_store):
     """QGIS/GDAL editing the file must keep the index right (their triggers call our ST_ functions' twins)."""
     with empty_store.writer("t") as w:

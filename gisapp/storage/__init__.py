@@ -1,7 +1,7 @@
 """Storage: one interface, chosen by URL.
 
 - a file path, ``gpkg:///path/file.gpkg`` → :class:`GeoPackageStore` (embedded default)
-- ``postgresql://…`` → the PostGIS store (imported lazily, only when used)
+- ``postgresql://…`` → :class:`PostGISStore` (imported lazily, only when used; needs psycopg)
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def open_store(url: str, registry: Registry) -> Store:
         try:
             from .postgis import PostGISStore  # noqa: PLC0415 - optional backend
         except ImportError:
-            raise StoreError("the PostGIS backend is not available in this version; "
-                             "use a GeoPackage path for GISAPP_DATABASE") from None
+            raise StoreError("the PostGIS backend cannot be loaded; "
+                             "install it with pip install 'gisapp[postgis]'") from None
         return PostGISStore(url, registry)
     if "://" in url and not url.startswith(("gpkg://", "geopackage://", "file://")):
         raise StoreError(f"unsupported database URL: {url.split('://')[0]}:// "

@@ -137,7 +137,8 @@ class Writer(ABC):
     def insert(self, table: str, rows: pd.DataFrame | gpd.GeoDataFrame, summary: str | None = None,
                *, keep_fid: bool = False) -> list[int]:
         """Insert rows (a GeoDataFrame in EPSG:4326 for spatial tables); returns new fids.
-        ``keep_fid``: the rows' index is their fid (copying a store; later inserts get higher fids)."""
+        ``keep_fid``: the rows' index is their fid, for copying a whole store (audit rows included);
+        such inserts write no audit row of their own: the copy audits itself once."""
 
     @abstractmethod
     def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None: ...

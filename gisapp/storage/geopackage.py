@@ -103,6 +103,7 @@ class GeoPackageStore(Store):
             self.connect().execute("PRAGMA journal_mode = WAL")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"not a usable GeoPackage: {self.path} ({exc})") from None
+        self.changes = []
         with self._transaction() as conn:
             existing = self.existing_tables()
             new = "gpkg_contents" not in existing
@@ -110,8 +111,9 @@ class GeoPackageStore(Store):
             for spec in self.specs.values():
                 if spec.name not in existing:
                     fmt.create_table(conn, spec)
+                    self.changes.append(f"created table {spec.name}")
                 else:
-                    fmt.add_missing_columns(conn, spec)
+                    self.changes += [f"added column {spec.name}.{c}" for c in fmt.add_missing_columns(conn, spec)]
             for key, value in (("schema_version", str(SCHEMA_VERSION)), ("data_version", "0")):
                 conn.execute("INSERT OR IGNORE INTO gisapp_meta (key, value) VALUES (?, ?)", (key, value))
         return new
@@ -207,7 +209,7 @@ class GeoPackageWriter(Writer):
         except sqlite3.IntegrityError as exc:
             raise Conflict({"zh": f"数据冲突：{exc}", "en": f"conflicting data: {exc}"}) from None
 
-    def insert(self, table: str, rows: pd.DataFrame, summary: str | None = None) -> list[int]:
+    def insert(self, table: str, rows: pd.DataFrame, summary: str | None = None, *, keep_fid: bool = False) -> list[int]:
         spec = self.store.spec(table)
         cols = [c for c in rows.columns if c in spec.column_names]
         extra = [c for c in rows.columns if c not in spec.column_names and c != getattr(rows, "_geometry_column_name", None)]
@@ -221,11 +223,14 @@ class GeoPackageWriter(Writer):
                 raise ValidationFailed({"zh": "坐标系必须为 WGS84（EPSG:4326）", "en": "CRS must be WGS84 (EPSG:4326)"})
             blobs = fmt.encode_many(check_geometries(spec, rows.geometry.values))
             records = [r + [b] for r, b in zip(records, blobs)]
+        if keep_fid:
+            names, records = ["fid"] + names, [[int(i)] + r for i, r in zip(rows.index, records)]
         sql = f"INSERT INTO {q(table)} ({', '.join(map(q, names))}) VALUES ({', '.join('?' * len(names))})"
         fids = [self._execute(sql, r).lastrowid for r in records]
         self.touched.add(table)
         codes = rows["code"].astype(str).tolist() if "code" in rows.columns else fids
-        self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
+        if not keep_fid:
+            self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
         return fids
 
     def _row(self, table: str, fid: int) -> dict[str, Any] | None:

@@ -104,10 +104,69 @@ REPORTS = TableSpec(
         Column("reported_at", "DATETIME", not_null=True),
         Column("closed_at", "DATETIME"),
         Column("reporter", "TEXT"),
+        # field reports (gisapp.reports): position, automatic assignment, duplicates, workflow
+        Column("position_source", "TEXT"),  # geolocation | exif | map | import
+        Column("accuracy_m", "REAL"),
+        Column("grid_code", "TEXT"),
+        Column("lane_code", "TEXT"),
+        Column("lane_alternatives", "TEXT"),  # other lanes about as near, comma-separated codes
+        Column("lane_distance_m", "REAL"),
+        Column("compound_code", "TEXT"),
+        Column("market_code", "TEXT"),
+        Column("feature_layer", "TEXT"),  # optional link to a work feature
+        Column("feature_code", "TEXT"),
+        Column("duplicate_of", "TEXT"),  # code of the open report this one may repeat
+        Column("duplicate_state", "TEXT"),  # suspected | dismissed | merged
+        Column("dispatch_kind", "TEXT"),  # community | unit
+        Column("dispatch_to", "TEXT"),  # community code or support-unit name
+        Column("assignee", "TEXT"),  # the handler who took the case
+        Column("due_at", "DATETIME"),
+        Column("updated_at", "DATETIME"),
     ),
     geometry_type="Point",
     indexes=(("status",), ("community_code",), ("reported_at",)),
     description="Problems reported in the field, found by inspection or raised by residents",
+)
+
+REPORT_PHOTOS = TableSpec(
+    "report_photos", "问题照片",
+    (
+        Column("report_code", "TEXT", not_null=True),
+        Column("kind", "TEXT", not_null=True, check="IN ('before', 'after')"),
+        Column("original_path", "TEXT", not_null=True),  # relative to the private upload folder
+        Column("display_path", "TEXT", not_null=True),
+        Column("thumb_path", "TEXT", not_null=True),
+        Column("sha256", "TEXT", not_null=True),
+        Column("content_type", "TEXT"),
+        Column("bytes", "INTEGER"),
+        Column("width", "INTEGER"),
+        Column("height", "INTEGER"),
+        Column("taken_at", "DATETIME"),
+        Column("taken_at_source", "TEXT"),  # gps | exif | upload
+        Column("exif_lat", "REAL"),  # private: never public, never in display copies
+        Column("exif_lon", "REAL"),
+        Column("exif_alt", "REAL"),
+        Column("uploaded_by", "TEXT", not_null=True),
+        Column("uploaded_at", "DATETIME", not_null=True),
+    ),
+    indexes=(("report_code",),),
+    description="Photos of field reports: private originals, display copies and thumbnails without EXIF",
+)
+
+REPORT_EVENTS = TableSpec(
+    "report_events", "问题处置记录",
+    (
+        Column("report_code", "TEXT", not_null=True),
+        Column("at", "DATETIME", not_null=True),
+        Column("actor", "TEXT", not_null=True),
+        Column("action", "TEXT", not_null=True),
+        Column("from_status", "TEXT"),
+        Column("to_status", "TEXT"),
+        Column("target", "TEXT"),  # dispatch target, merged-into code...
+        Column("note", "TEXT"),
+    ),
+    indexes=(("report_code", "at"),),
+    description="Every workflow transition of a field report: who, when, from, to, note",
 )
 
 USERS = TableSpec(
@@ -169,7 +228,7 @@ META = TableSpec(
     (Column("key", "TEXT", not_null=True, unique=True), Column("value", "TEXT")),
 )
 
-CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, USERS, API_TOKENS, LOGIN_ATTEMPTS, AUDIT, META)
+CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, REPORT_PHOTOS, REPORT_EVENTS, USERS, API_TOKENS, LOGIN_ATTEMPTS, AUDIT, META)
 
 
 def all_specs(registry: Registry) -> dict[str, TableSpec]:

@@ -1,0 +1,365 @@
+"""The server store: PostgreSQL + PostGIS, for a county or a city (``postgresql://`` URLs).
+
+Same interface and results as the GeoPackage store (tests/test_postgis_compare.py). Geometries
+are ``geometry(<type>, 4326)`` columns with a GiST index; bbox filters (``&&`` on
+``ST_MakeEnvelope``) and grid clusters run in the database, reads are then refined exactly as
+the GeoPackage store refines its R-tree hits. A write transaction takes a transaction-level
+advisory lock, so writers queue one after the other as on a GeoPackage; its audit rows and the
+``data_version`` bump commit with it or not at all. Every value is bound; identifiers come from
+the validated registry and are quoted. Connections come from a small pool (per process, safe
+after fork). Inserts use COPY (pg_copy.py); the column types and values are in pg_format.py.
+"""
+from __future__ import annotations
+
+import importlib.util
+import threading
+from contextlib import contextmanager
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import Conflict, NotFound, StoreError, ValidationFailed
+from ..registry import Registry
+from . import pg_copy
+from . import pg_format as pgf
+from .base import Store, Where, Writer, check_columns, check_geometries, to_db, to_json, utcnow
+from .pg_pool import Pool, close_on_collect, masked
+from .schema import SCHEMA_VERSION, TableSpec
+
+q = pgf.quote
+
+
+def _errors():
+    import psycopg
+    return psycopg
+
+
+@contextmanager
+def translate_errors():
+    """Database errors as the app's errors: constraint → Conflict, bad value → ValidationFailed."""
+    psycopg = _errors()
+    try:
+        yield
+    except psycopg.errors.IntegrityError as exc:
+        msg = _message(exc)
+        raise Conflict({"zh": f"数据冲突：{msg}", "en": f"conflicting data: {msg}"}) from None
+    except psycopg.errors.DataError as exc:
+        msg = _message(exc)
+        raise ValidationFailed({"zh": f"数据无效：{msg}", "en": f"invalid value: {msg}"}) from None
+    except psycopg.OperationalError as exc:
+        state = getattr(exc, "sqlstate", None) or ""
+        if state and not state.startswith(("08", "57P")):  # not a lost connection or a server shutdown
+            raise
+        raise ConnectionLost(f"lost the connection to PostgreSQL: {_message(exc)}") from None
+
+
+class ConnectionLost(StoreError):
+    """The server went away (restart, network); a new connection may work."""
+
+
+def _message(exc) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = diag.message_primary if diag is not None else None
+    detail = diag.message_detail if diag is not None else None
+    text = primary or str(exc).strip().splitlines()[0]
+    return f"{text} ({detail})" if detail else text
+
+
+class PostGISStore(Store):
+    def __init__(self, url: str, registry: Registry):
+        if importlib.util.find_spec("psycopg") is None:
+            raise StoreError("the PostGIS store needs psycopg: pip install 'gisapp[postgis]'")
+        super().__init__(masked(url), registry)  # store.url shows in logs and cache keys: no password
+        self._pool = Pool(url)
+        close_on_collect(self, self._pool)
+        self._local = threading.local()
+        self._sequences: dict[str, str] = {}
+
+    # --- connections ---------------------------------------------------------------------------
+    @contextmanager
+    def connection(self):
+        """This thread's transaction connection if a writer is open, else one from the pool."""
+        conn = getattr(self._local, "tx", None)
+        if conn is not None:
+            yield conn
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _query(self, sql: str, params=(), binary: bool = False) -> list[tuple]:
+        """Rows of one statement; outside a transaction, retried once on a fresh connection
+        if a pooled one turns out dead (the server restarted meanwhile)."""
+        retry = getattr(self._local, "tx", None) is None
+        while True:
+            try:
+                with self.connection() as conn, translate_errors():
+                    return conn.cursor(binary=binary).execute(sql, params).fetchall()
+            except ConnectionLost:
+                if not retry:
+                    raise
+                retry = False
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def checkpoint(self) -> None:
+        """Nothing to fold: the server keeps its own files consistent (GeoPackage store parity)."""
+
+    # --- schema --------------------------------------------------------------------------------
+    def existing_columns(self, conn) -> dict[str, set[str]]:
+        rows = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()").fetchall()
+        out: dict[str, set[str]] = {}
+        for table, column in rows:
+            out.setdefault(table, set()).add(column)
+        return out
+
+    def _ensure_postgis(self, conn) -> None:
+        psycopg = _errors()
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone():
+            return
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION postgis")
+        except (psycopg.errors.FeatureNotSupported, psycopg.errors.UndefinedFile, psycopg.errors.UndefinedObject):
+            raise StoreError(f"PostGIS is not installed on the server of {self.url} "
+                             "(Debian: apt-get install postgresql-<version>-postgis-3)") from None
+        except psycopg.errors.InsufficientPrivilege:
+            raise StoreError(f"the database {self.url} has no PostGIS and this role may not add it: "
+                             "ask a superuser to run CREATE EXTENSION postgis in it") from None
+
+    def initialize(self) -> bool:
+        self.changes = []
+        with self.connection() as conn, conn.transaction(), translate_errors():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (pgf.WRITER_LOCK,))
+            self._ensure_postgis(conn)
+            existing = self.existing_columns(conn)
+            new = "gisapp_meta" not in existing
+            for spec in self.specs.values():
+                if spec.name not in existing:
+                    for sql in pgf.create_table_sql(spec):
+                        conn.execute(sql)
+                    self.changes.append(f"created table {spec.name}")
+                    continue
+                for col in spec.columns:
+                    if col.name not in existing[spec.name]:
+                        conn.execute(pgf.add_column_sql(spec, col))
+                        self.changes.append(f"added column {spec.name}.{col.name}")
+                for sql in pgf.index_sql(spec):
+                    conn.execute(sql)
+            for key, value in (("schema_version", str(SCHEMA_VERSION)), ("data_version", "0")):
+                conn.execute("INSERT INTO gisapp_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                             (key, value))
+        return new
+
+    def geometry_oid(self, conn) -> int:
+        if not hasattr(self, "_geometry_oid"):
+            self._geometry_oid = conn.execute("SELECT 'geometry'::regtype::oid").fetchone()[0]
+        return self._geometry_oid
+
+    def sequence(self, conn, table: str) -> str:
+        if table not in self._sequences:
+            self._sequences[table] = conn.execute("SELECT pg_get_serial_sequence(%s, 'fid')", (q(table),)).fetchone()[0]
+        return self._sequences[table]
+
+    # --- reads ---------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM gisapp_meta WHERE key = %s", (key,))
+        return rows[0][0] if rows else None
+
+    def _filter(self, spec: TableSpec, where: Where | None, bbox) -> tuple[str, list]:
+        """WHERE clause: ``where`` and, for a bbox, the GiST-indexed bounding-box test ``&&``."""
+        check_columns(spec, (where or {}).keys())
+        parts, params = [], []
+        if bbox is not None:
+            if not spec.spatial:
+                raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+            env, box = pgf.envelope(bbox)
+            parts.append(f"t.geom && {env}")
+            params += box
+        more, more_params = pgf.where_clause(spec, where)
+        return (" WHERE " + " AND ".join(parts + more)) if parts or more else "", params + more_params
+
+    def read(self, table: str, where: Where | None = None, bbox=None, columns=None,
+             order_by: str | None = None, limit: int | None = None, offset: int = 0,
+             geometry: bool = True) -> pd.DataFrame:
+        spec = self.spec(table)
+        spatial = spec.spatial and geometry
+        cols = list(columns) if columns is not None else spec.column_names
+        desc = bool(order_by) and order_by.startswith("-")
+        order_by = order_by[1:] if desc else order_by
+        check_columns(spec, cols + ([order_by] if order_by else []))
+        what = ["t.fid"] + [pgf.out_expr(pgf.column_type(spec, c), c) for c in cols]
+        if spatial:
+            what.append("ST_AsBinary(t.geom)")
+        clause, params = self._filter(spec, where, bbox)
+        sql = f"SELECT {', '.join(what)} FROM {q(table)} t{clause}"
+        if order_by:  # NULLs sort as the smallest value, as in SQLite
+            sql += f" ORDER BY t.{q(order_by)} DESC NULLS LAST, t.fid DESC" if desc else \
+                f" ORDER BY t.{q(order_by)} NULLS FIRST, t.fid"
+        else:
+            sql += " ORDER BY t.fid"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(int(limit))
+        if offset:
+            sql += " OFFSET %s"
+            params.append(int(offset))
+        rows = self._query(sql, params, binary=True)
+        df = pd.DataFrame(rows, columns=["fid"] + cols + (["geom"] if spatial else []))
+        df = df.set_index("fid")
+        if not spatial:
+            return df
+        wkb = df.pop("geom").tolist()
+        geoms = shapely.from_wkb(np.array(wkb, dtype=object)) if wkb else []
+        gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index, crs=4326))
+        if bbox is not None and len(gdf):  # && compares float32 boxes: refine exactly, as the GeoPackage store
+            gdf = gdf[shapely.intersects(gdf.geometry.values._data, shapely.box(*bbox))]
+        return gdf
+
+    def count(self, table: str, where: Where | None = None, bbox=None) -> int:
+        """Rows matching ``where`` whose bounding box meets ``bbox`` (as the GeoPackage R-tree)."""
+        clause, params = self._filter(self.spec(table), where, bbox)
+        return int(self._query(f"SELECT count(*) FROM {q(table)} t{clause}", params)[0][0])
+
+    def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
+        """Grid cells of ``cell`` degrees from the bbox's corner, aggregated in the database."""
+        spec = self.spec(table)
+        x, y = ("ST_X(t.geom)", "ST_Y(t.geom)") if spec.geometry_type == "Point" else ("ST_XMin(t.geom)", "ST_YMin(t.geom)")
+        clause, params = self._filter(spec, where, bbox)
+        # each geometry decoded once; one bigint key per cell lets the planner hash instead of sort
+        cells = (f"SELECT fid, x, y, trunc((x - %s) / %s)::int AS gx, trunc((y - %s) / %s)::int AS gy FROM "
+                 f"(SELECT t.fid, {x} AS x, {y} AS y FROM {q(table)} t{clause} OFFSET 0) p")
+        sql = (f"SELECT min(gx), min(gy), avg(x), avg(y), count(*), min(fid) FROM ({cells}) c "
+               "GROUP BY gx::bigint * 4294967296 + gy ORDER BY 1, 2")
+        grid = [float(bbox[0]), float(cell), float(bbox[1]), float(cell)]
+        rows = self._query(sql, grid + params)
+        return pd.DataFrame([r[2:] for r in rows], columns=["x", "y", "n", "fid"])
+
+    # --- writes --------------------------------------------------------------------------------
+    @contextmanager
+    def writer(self, actor: str, remote_addr: str | None = None):
+        if not actor:
+            raise ValueError("every write needs an actor")
+        outer = getattr(self._local, "tx", None)
+        with self.connection() as conn, translate_errors(), conn.transaction():
+            self._local.tx = conn
+            try:
+                if outer is None:  # one writer at a time, as BEGIN IMMEDIATE on a GeoPackage
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (pgf.WRITER_LOCK,))
+                w = PostGISWriter(self, conn, actor, remote_addr)
+                yield w
+                if w.touched:
+                    conn.execute("UPDATE gisapp_meta SET value = (value::bigint + 1)::text WHERE key = 'data_version'")
+            finally:
+                self._local.tx = outer
+
+
+class PostGISWriter(Writer):
+    def __init__(self, store: PostGISStore, conn, actor: str, remote_addr: str | None):
+        self.store, self.conn, self.actor, self.remote_addr = store, conn, actor, remote_addr
+        self.touched: set[str] = set()
+
+    @contextmanager
+    def _step(self):
+        """One statement group: a savepoint, so a failed one leaves the transaction usable (as SQLite)."""
+        with translate_errors(), self.conn.transaction():
+            yield
+
+    def insert(self, table: str, rows: pd.DataFrame, summary: str | None = None, *, keep_fid: bool = False) -> list[int]:
+        spec = self.store.spec(table)
+        cols = [c for c in rows.columns if c in spec.column_names]
+        extra = [c for c in rows.columns if c not in spec.column_names and c != getattr(rows, "_geometry_column_name", None)]
+        check_columns(spec, extra)
+        adapted = [pgf.adapt_many(pgf.column_type(spec, c), rows[c]) for c in cols]
+        data = [values for values, _ in adapted]
+        binary = all(plain for _, plain in adapted)  # else a text COPY: the server parses (and refuses) values
+        names, types = ["fid"] + cols, ["int8"] + [pgf.COPY_TYPES[pgf.column_type(spec, c)] for c in cols]
+        if spec.spatial:
+            if not isinstance(rows, gpd.GeoDataFrame):
+                raise ValidationFailed({"zh": "缺少几何数据", "en": "geometry missing"})
+            if rows.crs is not None and rows.crs.to_epsg() != 4326:
+                raise ValidationFailed({"zh": "坐标系必须为 WGS84（EPSG:4326）", "en": "CRS must be WGS84 (EPSG:4326)"})
+            data.append(pgf.ewkb(check_geometries(spec, rows.geometry.values), hex=not binary))
+            names.append("geom")
+            types.append(self.store.geometry_oid(self.conn))
+        with self._step():
+            fids = [int(i) for i in rows.index] if keep_fid else self._next_fids(table, len(rows))
+            rebuild = pg_copy.drop_for_bulk(self.conn, table, len(rows))
+            records = zip(fids, *data)
+            if rebuild and spec.spatial:  # a bulk load goes to disk in spatial order
+                listed = list(records)
+                records = (listed[i] for i in pgf.spatial_order(rows.geometry.values).tolist())
+            pg_copy.copy_rows(self.conn, table, names, types, records, binary)
+            for sql in rebuild:
+                self.conn.execute(sql)
+            if rebuild:
+                self.conn.execute(f"ANALYZE {q(table)}")
+            if keep_fid and fids:
+                seq = self.store.sequence(self.conn, table)
+                self.conn.execute(f"SELECT setval(%s, (SELECT max(fid) FROM {q(table)}))", (seq,))
+        self.touched.add(table)
+        codes = rows["code"].astype(str).tolist() if "code" in rows.columns else fids
+        if not keep_fid:
+            self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
+        return fids
+
+    def _next_fids(self, table: str, n: int) -> list[int]:
+        if n == 0:
+            return []
+        seq = self.store.sequence(self.conn, table)
+        rows = self.conn.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (seq, n)).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def _row(self, table: str, fid: int) -> dict[str, Any] | None:
+        df = self.store.read(table, where={"fid": int(fid)})
+        if df.empty:
+            return None
+        row = df.iloc[0].to_dict()
+        if "geometry" in row:
+            row["geometry"] = row["geometry"].wkt if row["geometry"] is not None else None
+        return {k: to_db(v) for k, v in row.items()}
+
+    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None:
+        spec = self.store.spec(table)
+        check_columns(spec, values.keys())
+        before = self._row(table, fid)
+        if before is None:
+            raise NotFound({"zh": f"{table} 中没有编号为 {fid} 的记录", "en": f"{table} has no row {fid}"})
+        sets = [f"{q(k)} = %s" for k in values]
+        params = [pgf.adapt(pgf.column_type(spec, k), v) for k, v in values.items()]
+        if geometry is not None:
+            sets.append(f"geom = ST_GeomFromWKB(%s, {pgf.SRID})")
+            params.append(shapely.to_wkb(check_geometries(spec, [geometry])[0]))
+        if sets:
+            with self._step():
+                self.conn.execute(f"UPDATE {q(table)} SET {', '.join(sets)} WHERE fid = %s", params + [int(fid)])
+        self.touched.add(table)
+        self.audit("update", table, fid, None, before=before, after=self._row(table, fid))
+
+    def delete(self, table: str, fid: int) -> None:
+        before = self._row(table, fid)
+        if before is None:
+            return
+        with self._step():
+            self.conn.execute(f"DELETE FROM {q(table)} WHERE fid = %s", (int(fid),))
+        self.touched.add(table)
+        self.audit("delete", table, fid, None, before=before)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._step():
+            self.conn.execute("INSERT INTO gisapp_meta (key, value) VALUES (%s, %s) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
+        self.audit("set_meta", "gisapp_meta", key, None, after={key: value})
+
+    def audit(self, action, table, target_id=None, summary=None, before=None, after=None) -> None:
+        with self._step():
+            self.conn.execute(
+                "INSERT INTO audit (at, actor, remote_addr, action, target_table, target_id, summary, before, after) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (utcnow(), self.actor, self.remote_addr, action, table,
+                 None if target_id is None else str(target_id), summary, to_json(before), to_json(after)))

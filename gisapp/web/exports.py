@@ -1,0 +1,44 @@
+"""Downloads and the OpenAPI document under /api.
+
+- ``/api/export/<layer>.<format>?community=&status=&as_of=``: a layer (or
+  ``all``) as GeoPackage, GeoJSON, CSV or zipped Shapefile (:mod:`gisapp.exports`);
+- ``/api/openapi.json``: the OpenAPI 3.0 document of the whole API (:mod:`gisapp.openapi`).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .. import exports, openapi
+from ..db import get_registry, get_store
+from ..geojson import dumps
+from ..ogcapi import OPENAPI_TYPE, check_params
+from .auth import requires
+from .ogcapi import include_private
+
+bp = Blueprint("exports", __name__, url_prefix="/api")
+EXPORT_PARAMS = ("community", "status", "as_of", "lang")
+
+
+@bp.get("/openapi.json")
+@requires("read")  # the blueprint's default is "export"
+def openapi_json():
+    check_params(request.args, ("lang",))
+    doc = openapi.build(get_registry(), include_private())
+    return Response(dumps(doc), mimetype=OPENAPI_TYPE.split(";")[0], headers={"Content-Type": OPENAPI_TYPE})
+
+
+@bp.get("/export/<name>")
+def export(name: str):
+    """``back_lanes.gpkg``, ``all.shp.zip``, ``reports.csv``…"""
+    layer, fmt = exports.parse_name(name)
+    params = check_params(request.args, EXPORT_PARAMS)
+    flt = exports.parse_filter(params.get("community"), params.get("status"), params.get("as_of"))
+    data = exports.export_bytes(get_store(), layer, fmt, flt, include_private())
+    filename = f"{layer}-{flt.community + '-' if flt.community else ''}{flt.stamp()}{exports.FORMATS[fmt]}"
+    return Response(data, mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
+                    headers={"Content-Type": exports.MEDIA_TYPES[fmt],
+                             "Content-Disposition": f"attachment; filename=\"{_ascii(filename)}\""})
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)

@@ -1,0 +1,199 @@
+"""The PostGIS store's own guarantees: typed geometry columns and GiST indexes used by bbox
+queries, writers from several processes, fork safety, clear errors, schema upgrades, GDAL."""
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import psycopg
+import pytest
+import shapely
+
+from gisapp.errors import StoreError
+from gisapp.registry import load_registry
+from gisapp.storage import open_store
+from gisapp.storage.schema import SCHEMA_VERSION
+
+from conftest import LAYERS, pg_server
+
+pytestmark = pytest.mark.postgis_only
+
+
+def url_of(store) -> str:
+    """The real URL (store.url hides the password)."""
+    return store._pool.url
+
+
+def sql(store, query, params=()):
+    with psycopg.connect(url_of(store), autocommit=True) as conn:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+def test_geometry_columns_types_srid_and_gist_indexes(empty_store):
+    cols = dict((t, (typ, srid)) for t, typ, srid in sql(
+        empty_store, "SELECT f_table_name, type, srid FROM geometry_columns WHERE f_table_schema = current_schema()"))
+    spatial = {name: spec for name, spec in empty_store.specs.items() if spec.spatial}
+    assert set(cols) == set(spatial)
+    for name, spec in spatial.items():
+        assert cols[name] == (spec.geometry_type.upper(), 4326), name
+    gist = {t for t, d in sql(empty_store, "SELECT tablename, indexdef FROM pg_indexes "
+                                           "WHERE schemaname = current_schema() AND indexdef LIKE '%%USING gist%%'")}
+    assert gist == set(spatial)
+    checks = [c for (c,) in sql(empty_store, "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                                             "WHERE conrelid = 'progress'::regclass AND contype = 'c'")]
+    assert any("percent" in c and "100" in c for c in checks)
+    assert empty_store.meta("schema_version") == str(SCHEMA_VERSION)
+    assert ":***@" in empty_store.url and "gisapp:gisapp@" not in empty_store.url
+
+
+def test_bbox_queries_use_the_gist_index(empty_store):
+    pts = shapely.points([(104.9 + i * 1e-4, 29.1 + (i % 50) * 1e-4) for i in range(2000)])
+    rows = pd.DataFrame({"code": [f"P{i}" for i in range(2000)], "category": "other", "status": "reported",
+                         "source": "field", "reported_at": "2023-01-01T00:00:00Z"})
+    import geopandas as gpd
+    with empty_store.writer("t") as w:
+        w.insert("reports", gpd.GeoDataFrame(rows, geometry=pts, crs=4326))
+    sql(empty_store, "ANALYZE reports")
+    bbox = (104.94995, 29.0, 104.95995, 29.2)  # edges fall between points (&& compares float32 boxes)
+    assert empty_store.count("reports", bbox=bbox) == len(empty_store.read("reports", bbox=bbox)) == 100
+    with psycopg.connect(url_of(empty_store), autocommit=True) as conn:
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN SELECT count(*) FROM reports t WHERE t.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", bbox))
+    assert "reports_geom_gist" in plan, plan
+
+
+def _writer_process(url, worker, n):
+    store = open_store(url, load_registry(LAYERS))
+    for i in range(n):
+        with store.writer(f"worker{worker}") as w:
+            w.insert("progress", pd.DataFrame([{
+                "layer": "back_lanes", "feature_code": f"W{worker}", "record_date": "2023-06-01",
+                "status": "in_progress", "percent": float(i % 100), "note": f"{worker}-{i}",
+                "author": f"worker{worker}", "created_at": "2023-06-01T00:00:00Z"}]))
+    store.close()
+
+
+def test_concurrent_writers_from_several_processes_lose_nothing(empty_store):
+    version = empty_store.data_version()
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer_process, args=(url_of(empty_store), k, 40)) for k in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    notes = empty_store.read("progress", columns=["note"])["note"]
+    assert len(notes) == 160 and notes.is_unique
+    assert empty_store.data_version() == version + 160
+    assert empty_store.count("audit", where={"action": "insert"}) == 160
+
+
+def test_a_forked_child_never_uses_the_parents_connection(empty_store):
+    pid_of = lambda: empty_store._query("SELECT pg_backend_pid()")[0][0]  # noqa: E731
+    parent = pid_of()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its own session, then leave without tidying the parent's
+        try:
+            os.write(write, str(pid_of()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    got = int(os.read(read, 64).decode())
+    os.close(read)
+    os.waitpid(child, 0)
+    assert got != parent
+    assert pid_of() == parent  # the parent's pooled session survived the child
+
+
+def test_unreachable_server_and_missing_postgis_are_clear(registry):
+    store = open_store("postgresql://gisapp:secret@127.0.0.1:1/nothing", registry)
+    expected = r"cannot connect to PostgreSQL at postgresql://gisapp:\*\*\*@127.0.0.1:1/nothing"
+    with pytest.raises(StoreError, match=expected) as exc:
+        store.initialize()
+    assert "secret" not in str(exc.value)
+    server = pg_server()
+    name = server.create("template0", "nopostgis")
+    try:
+        bare = open_store(server.url_of(name), registry)
+        with pytest.raises(StoreError, match="no PostGIS"):
+            bare.initialize()
+        bare.close()
+    finally:
+        server.drop(name)
+
+
+def test_cli_start_up_error_is_one_line(tmp_path):
+    env = {"GISAPP_DATABASE": "postgresql://gisapp:secret@127.0.0.1:1/nothing", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "gisapp", "init-db"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "cannot connect to PostgreSQL" in proc.stderr
+    assert "Traceback" not in proc.stderr and "secret" not in proc.stderr
+
+
+def test_schema_upgrade_adds_missing_columns_and_indexes(empty_store):
+    sql(empty_store, "ALTER TABLE back_lanes DROP COLUMN length_m")
+    sql(empty_store, 'DROP INDEX "idx_reports_0"')
+    env = {"GISAPP_DATABASE": url_of(empty_store), "GISAPP_LOAD_DEMO": "false", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "gisapp", "upgrade-db"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "added column back_lanes.length_m" in proc.stdout and f"schema version {SCHEMA_VERSION}" in proc.stdout
+    assert sql(empty_store, "SELECT 1 FROM pg_indexes WHERE indexname = 'idx_reports_0'")
+    again = subprocess.run([sys.executable, "-m", "gisapp", "upgrade-db"], env=env, capture_output=True, text=True)
+    assert "up to date" in again.stdout
+
+
+def test_gdal_reads_the_store(app):
+    store = app.extensions["gisapp"]["store"]
+    info = psycopg.conninfo.conninfo_to_dict(url_of(store))
+    dsn = "PG:" + " ".join(f"{k}={v}" for k, v in info.items() if k in ("host", "port", "dbname", "user", "password"))
+    out = subprocess.run(["ogrinfo", "-ro", "-so", dsn, "back_lanes"], capture_output=True, text=True, check=True).stdout
+    assert "Geometry: Line String" in out and f"Feature Count: {store.count('back_lanes')}" in out
+    assert 'ID["EPSG",4326]' in out
+
+
+def test_fast_point_encoding_matches_shapely():
+    from gisapp.storage.pg_format import ewkb
+    pts = list(shapely.points([(104.98, 29.18), (-0.0, 1e-300), (180, -90)])) + [shapely.from_wkt("POINT EMPTY")]
+    lines = [shapely.LineString([(0, 0), (1, 1)])]
+    for geoms in (pts, lines):
+        for hex in (True, False):
+            assert ewkb(geoms, hex) == shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=hex, include_srid=True).tolist()
+
+
+def _index_names(store) -> set[str]:
+    return {n for (n,) in sql(store, "SELECT indexname FROM pg_indexes WHERE tablename = 'reports'")} | \
+        {n for (n,) in sql(store, "SELECT conname FROM pg_constraint WHERE conrelid = 'reports'::regclass")}
+
+
+def test_bulk_insert_rebuilds_indexes_and_a_failure_keeps_them(empty_store, monkeypatch):
+    import geopandas as gpd
+    from gisapp.errors import Conflict
+    from gisapp.storage import pg_copy
+    monkeypatch.setattr(pg_copy, "BULK_ROWS", 100)
+    indexes = _index_names(empty_store)
+    assert {"reports_geom_gist", "idx_reports_0"} <= indexes
+
+    def rows(n, prefix):
+        return gpd.GeoDataFrame({"code": [f"{prefix}{i}" for i in range(n)], "category": "other", "status": "reported",
+                                 "source": "field", "reported_at": "2023-01-01T00:00:00Z"},
+                                geometry=shapely.points([(104.9 + i * 1e-4, 29.1) for i in range(n)]), crs=4326)
+    with empty_store.writer("t") as w:
+        fids = w.insert("reports", rows(300, "A"))
+    assert fids == sorted(fids) and len(set(fids)) == 300
+    assert _index_names(empty_store) == indexes
+    assert empty_store.count("reports", bbox=(104.89995, 29.0, 104.90055, 29.2)) == 6
+    bad = rows(400, "B")
+    bad.loc[399, "code"] = "A0"  # a duplicate, found during the COPY
+    with pytest.raises(Conflict):
+        with empty_store.writer("t") as w:
+            w.insert("reports", bad)
+    assert _index_names(empty_store) == indexes and empty_store.count("reports") == 300
+
+
+def test_a_dead_pooled_connection_is_replaced(empty_store):
+    pid = empty_store._query("SELECT pg_backend_pid()")[0][0]
+    sql(empty_store, "SELECT pg_terminate_backend(%s)", (pid,))  # as a server restart would
+    assert empty_store.count("reports") == 0
+    assert empty_store._query("SELECT pg_backend_pid()")[0][0] != pid
