@@ -6,6 +6,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
+from conftest import ROOT
+
 XSS = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
@@ -69,5 +71,5 @@ def test_xss_in_names_is_inert_everywhere(client, store):
     for html in (popup, tip, form, quality):
         assert "<script>" not in html and "<img src=x" not in html
     assert search[0]["name"] == XSS  # JSON carries the text; the page inserts it with textContent
-    js = open("static/gisapp-map.js", encoding="utf-8").read()
+    js = (ROOT / "static" / "gisapp-map.js").read_text(encoding="utf-8")
     assert "li.textContent = r.name" in js
