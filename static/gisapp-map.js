@@ -437,7 +437,8 @@
     window[def.group].eachLayer(function (gl) {
       gl.eachLayer && gl.eachLayer(function (l) {
         if (!l.feature || l.feature.id !== fid) return;
-        if (l.getBounds) map.fitBounds(l.getBounds(), { maxZoom: 17 }); else map.setView(l.getLatLng(), 17);
+        if (l.getBounds) map.fitBounds(l.getBounds(), { maxZoom: 17, animate: false });
+        else map.setView(l.getLatLng(), 17, { animate: false });
         l.openPopup();
       });
     });
