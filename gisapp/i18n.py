@@ -65,6 +65,7 @@ MESSAGES = {
     "create": {"zh": "创建", "en": "Create"},
     "ledger": {"zh": "台账", "en": "Ledgers"},
     "quality": {"zh": "数据质量", "en": "Data quality"},
+    "new_report": {"zh": "上报问题", "en": "Report a problem"},
     "print_view": {"zh": "打印当前视图", "en": "Print this view"},
     "snapshots": {"zh": "区域快照", "en": "Area snapshots"},
     "download": {"zh": "下载所选图层", "en": "Download the chosen layer"},

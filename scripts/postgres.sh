@@ -63,6 +63,8 @@ psql_as_postgres -d postgres -v role="$ROLE" -v password="$PASSWORD" <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
 SQL
+# the tests drop their throw-away databases WITH (FORCE), which may end other sessions' connections
+psql_as_postgres -d postgres -c "GRANT pg_signal_backend TO \"$ROLE\"" >/dev/null
 for database in "$DB" "$TEMPLATE"; do
   psql_as_postgres -d postgres -v db="$database" -v role="$ROLE" <<'SQL'
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role')

@@ -155,7 +155,7 @@
     }
 
     function fillLinks(pos) {
-      var select = $('rp-link'), keep = select.value;
+      var select = $('rp-link'), keep = select.value || state.pendingLink || '';
       var cos = Math.cos(pos.lat * Math.PI / 180);
       var near = cfg.links.map(function (l) {
         var dx = (l.lon - pos.lon) * 111320 * cos, dy = (l.lat - pos.lat) * 110574;
@@ -232,8 +232,8 @@
       note.querySelector('span').textContent = fmt(T.draft, { when: new Date(d.saved).toLocaleString() });
       $('rp-discard').textContent = T.discard;
       note.hidden = false;
+      state.pendingLink = d.link || '';  // applied once the options near the position are known
       renderPhotos(); showPosition();
-      if (d.link) { $('rp-link').value = d.link; }
     }
 
     function problem() {

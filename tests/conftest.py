@@ -35,7 +35,7 @@ REQUIRE_POSTGIS = os.environ.get("GISAPP_TEST_REQUIRE_POSTGIS") == "1"
 # Tests (by module or by fixture) that copy the demo GeoPackage file with shutil: GeoPackage only
 # until they take their copy with clone_demo() below.
 GPKG_FILE_MODULES = {"test_backup.py": "backups copy GeoPackage files (PostGIS uses pg_dump)"}
-GPKG_FILE_FIXTURES = {"live", "api_app", "mod_app"}
+GPKG_FILE_FIXTURES = {"mod_app"}  # tests/test_snapshot.py
 
 
 def pytest_configure(config):
@@ -102,7 +102,15 @@ class PgServer:
         return with_database(self.url, name)
 
     def drop(self, name: str) -> None:
-        self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """Clean-up only: a database still in use is retried a few times, then left behind (throw-away CI server)."""
+        import time
+        import psycopg
+        for attempt in range(5):
+            try:
+                self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.Error:
+                time.sleep(0.2 * (attempt + 1))
         if name in self.created:
             self.created.remove(name)
 

@@ -21,7 +21,7 @@ from ..storage import Store
 from ..vocab import REPORT_SOURCES
 from . import Settings
 from .assign import assign, geoms_to_metric, load_areas, to_metric
-from .common import fail, now as utc_now, stamp
+from .common import existing_values, fail, now as utc_now, stamp
 from .duplicates import flag_batch
 from .geomcheck import clean_geometries
 from .readers import Info, Limits, Options, read_source
@@ -127,8 +127,7 @@ def _layer_rows(store: Store, target: str, gdf: gpd.GeoDataFrame):
     link = layer.link_field
     extra = {"fields_mapped": {c: c for c in rows.columns if c != "geometry"}, "ignored_columns": ignored}
     if link and len(rows):
-        existing = store.read(target, where={link: rows[link].astype(str).unique().tolist()}, columns=[link], geometry=False)
-        clash = rows[link].astype(str).isin(existing[link].astype(str))
+        clash = rows[link].astype(str).isin(existing_values(store, target, link, rows[link]))
         repeated = rows[link].astype(str).duplicated(keep="first")
         extra.update(existing_codes=int(clash.sum()), repeated_codes=int(repeated.sum()))
         rows = rows[~clash & ~repeated]

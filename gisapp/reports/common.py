@@ -62,3 +62,16 @@ def metres_to_degrees(metres: float, lat: float) -> tuple[float, float]:
     """(dlon, dlat) spanning at least `metres` around latitude `lat`."""
     dlat = metres / 110_574.0
     return dlat / max(np.cos(np.radians(lat)), 0.01), dlat
+
+
+IN_CHUNK = 5000  # values per IN (...) query: SQLite allows at most 32,766 bound parameters
+
+
+def existing_values(store, table: str, column: str, values) -> set:
+    """The values already stored in a column, asked in chunks (imports may bring a million)."""
+    values = list(dict.fromkeys(str(v) for v in values))
+    found: set = set()
+    for start in range(0, len(values), IN_CHUNK):
+        df = store.read(table, where={column: values[start:start + IN_CHUNK]}, columns=[column], geometry=False)
+        found.update(df[column].astype(str))
+    return found

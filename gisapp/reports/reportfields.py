@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import ValidationFailed
 from ..storage import Store
 from ..vocab import CATEGORIES
-from .common import BEIJING, fail, stamp
+from .common import BEIJING, existing_values, fail, stamp
 
 CANDIDATES = {
     "code": ("code", "编号", "问题编号", "service_request_id"),
@@ -80,7 +80,7 @@ def _codes(store: Store, gdf: gpd.GeoDataFrame, column: str | None, when: dt.dat
     """The file's codes when they are all present, unique and new; else generated ones."""
     if column:
         codes = gdf[column].astype(str).str.strip()
-        if (codes != "").all() and codes.is_unique and not store.count("reports", where={"code": codes.tolist()}):
+        if (codes != "").all() and codes.is_unique and not existing_values(store, "reports", "code", codes):
             return codes.to_numpy(dtype=object), "file"
     prefix = f"DR{when.astimezone(BEIJING):%Y%m%d%H%M%S}"
     return np.array([f"{prefix}{i:06d}" for i in range(1, len(gdf) + 1)], dtype=object), "generated"

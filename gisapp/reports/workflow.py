@@ -121,9 +121,9 @@ def _values(store: Store, row: dict, change: Change, to: str | None, actor: str,
 
 def check_after_photo(row: dict, geometry, photo: Photo, change: Change, settings: Settings, when: dt.datetime) -> None:
     """An 'after' photo must be taken later than the report, near its position."""
-    taken = photo.meta.taken_at or when
+    taken = photo.meta.taken_at or when  # without a capture time the upload time counts: never before the report
     reported = parse_stamp(row["reported_at"])
-    if taken <= reported:
+    if photo.meta.taken_at is not None and taken <= reported:
         fail(ValidationFailed, f"整改后照片的拍摄时间（{local_text(stamp(taken))}）不晚于上报时间（{local_text(row['reported_at'])}）",
              f"the after photo was taken ({local_text(stamp(taken))}) before the report ({local_text(row['reported_at'])})")
     if photo.meta.has_position and not photo.meta.gps_void:

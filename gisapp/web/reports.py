@@ -11,12 +11,13 @@ import math
 from flask import (Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for)
 
 from ..db import get_registry, get_store
-from ..errors import Forbidden, GisappError, ValidationFailed
+from ..errors import Forbidden, GisappError, NotFound, ValidationFailed
 from ..i18n import current_lang
 from ..reports import Settings, bulk, importjobs, queries, workflow
-from ..reports.common import local_text
+from ..reports.common import clean, local_text
 from ..reports.files import PhotoFiles
 from ..reports.images import Photo, process
+from ..reports.pagedata import outline, upload_page_config
 from ..reports.readers import Options
 from ..vocab import CATEGORIES, POSITION_SOURCES, REPORT_ACTIONS, REPORT_SOURCES, REPORT_STATES
 from .auth import current_user, requires
@@ -73,7 +74,6 @@ def community_names() -> dict:
 @bp.get("/reports/new")
 @requires("report")
 def new():
-    from ..reports.pagedata import upload_page_config
     cfg = upload_page_config(get_store(), settings(), current_app.config["MAP_CENTER"], current_lang())
     return render_template("report_new.html", cfg=cfg, labels=labels())
 
@@ -88,15 +88,10 @@ def index():
     df, total = queries.list_reports(store, view, current_user(), request.args.get("community") or None,
                                      request.args.get("category") or None, request.args.get("status") or None,
                                      limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, due_days=s.due_days)
-    rows = [{**{k: _clean(v) for k, v in r.items()}, "when": local_text(r["reported_at"])} for r in df.to_dict("records")]
+    rows = [{**{k: clean(v) for k, v in r.items()}, "when": local_text(r["reported_at"])} for r in df.to_dict("records")]
     return render_template("report_list.html", rows=rows, total=total, view=view, page=page,
                            pages=max(1, math.ceil(total / PAGE_SIZE)), labels=labels(), names=community_names(),
                            communities=queries.by_community(store, s.due_days), args=request.args)
-
-
-def _clean(value):
-    from ..reports.common import clean
-    return clean(value)
 
 
 def _int(value, default: int) -> int:
@@ -111,7 +106,6 @@ def render_detail(code: str, error: str | None = None, status: int = 200):
     data = queries.detail(store, code)
     units = store.read("support_units", columns=["name", "community_code"], geometry=False)
     user = current_user()
-    from ..reports.pagedata import outline
     map_data = {"lat": data["lat"], "lon": data["lon"], "outline": outline(store)}
     return render_template(
         "report_detail.html", d=data, r=data["report"], labels=labels(), names=community_names(), map_data=map_data,
@@ -172,7 +166,6 @@ def photo(photo_id: int, variant: str):
 
 
 def raise_not_found():
-    from ..errors import NotFound
     raise NotFound({"zh": "照片不存在", "en": "no such photo"})
 
 
@@ -214,7 +207,6 @@ def import_form():
         return render_template("report_import.html", targets=import_targets(), labels=labels(), plan=None)
     job = job_from_request()
     plan = plan_job(job, current_user().username)
-    from ..reports.pagedata import outline
     plan.preview["outline"] = outline(get_store())
     return render_template("report_import.html", targets=import_targets(), labels=labels(), plan=plan, job=job)
 
