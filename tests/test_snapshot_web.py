@@ -128,3 +128,26 @@ def test_cli_snapshot_and_atlas(app, tmp_path):
     result = runner.invoke(args=["atlas", "--layer", "markets", "-o", str(atlas)])
     assert result.exit_code == 0, result.output
     assert pdftotext(atlas.read_bytes()).count("\f") == 3
+
+
+def test_open_problems_show_their_uploaded_photo(app, client, tmp_path):
+    from test_reports_support import bearer, photo, point_on_lane, upload
+    app.config["REPORT_UPLOADS"] = str(tmp_path / "uploads")
+    store = app.extensions["gisapp"]["store"]
+    lane, lat, lon = point_on_lane(store, 3, 0.4)
+    url = f"/snapshot/community/{lane['community_code']}.pdf"
+
+    def images(pdf: bytes) -> int:
+        out = subprocess.run(["pdfimages", "-list", "-"], input=pdf, capture_output=True)
+        if out.returncode:  # older poppler cannot read stdin
+            path = tmp_path / "s.pdf"
+            path.write_bytes(pdf)
+            out = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, check=True)
+        return len(out.stdout.decode().splitlines()) - 2
+
+    before = images(client.get(url).data)
+    resp = upload(app.test_client(), bearer(app, "wangge"), [(photo("nikon_d70_no_gps.jpg"), "d70.jpg")],
+                  lat=str(lat), long=str(lon), position_source="map", description="照片问题")
+    assert resp.status_code == 201, resp.get_json()
+    pdf = client.get(url).data
+    assert "照片问题" in pdftotext(pdf) and images(pdf) == before + 1

@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..db import get_store
 from ..errors import GisappError
 from .areas import ATLAS_LAYERS, KINDS
 from .settings import options_kwargs
@@ -19,7 +20,7 @@ def _options(as_of, paper, orientation, lang):
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--as-of") from None
-    kwargs = {**options_kwargs(current_app.config, current_app.instance_path), "font_build": "sync"}
+    kwargs = {**options_kwargs(current_app.config, current_app.instance_path, get_store()), "font_build": "sync"}
     return Options(as_of=day, paper=paper, orientation=orientation, lang=lang, **kwargs)
 
 

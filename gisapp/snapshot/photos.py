@@ -1,8 +1,9 @@
 """Photo thumbnails for the list of open problems.
 
-The store holds no photos yet (the field-reports work adds them). A report row may carry a photo
-path in one of :data:`PHOTO_COLUMNS`, relative to the photo folder (``SNAPSHOT_PHOTO_DIR``,
-default ``instance/photos``); a caller may also pass its own ``lookup(row) -> path | bytes | None``.
+A report's photos are rows of ``report_photos``: :func:`store_lookup` finds the first "before"
+photo's thumbnail in the private upload folder (``REPORT_UPLOADS``). A report row may also carry a
+photo path in one of :data:`PHOTO_COLUMNS`, relative to the photo folder (``SNAPSHOT_PHOTO_DIR``,
+default ``instance/photos``); a caller may pass its own ``lookup(row) -> path | bytes | None``.
 Whatever cannot be read gives ``None`` and the page shows a placeholder.
 """
 from __future__ import annotations
@@ -32,6 +33,23 @@ def column_lookup(photo_dir: str | Path | None) -> Lookup:
                 path = (root / value.strip()).resolve()
                 return path if path.is_relative_to(root) else None
         return None
+    return lookup
+
+
+def store_lookup(store, uploads: str | Path, fallback: Lookup | None = None) -> Lookup:
+    """A lookup giving a report's first photo (its thumbnail file), "before" photos first."""
+    root = Path(uploads).resolve()
+
+    def lookup(row: dict):
+        code = row.get("code")
+        if code is not None:
+            photos = store.read("report_photos", where={"report_code": str(code)}, geometry=False,
+                                columns=["kind", "thumb_path"], order_by="uploaded_at")
+            for rec in sorted(photos.to_dict("records"), key=lambda r: r["kind"] != "before"):
+                path = (root / str(rec["thumb_path"])).resolve()
+                if path.is_relative_to(root) and path.is_file():
+                    return path
+        return fallback(row) if fallback else None
     return lookup
 
 

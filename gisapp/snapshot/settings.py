@@ -16,16 +16,22 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def options_kwargs(config, instance_path: str) -> dict:
-    """Keyword arguments of :class:`~gisapp.snapshot.document.Options` from the app's config."""
-    from .photos import column_lookup
+def options_kwargs(config, instance_path: str, store=None) -> dict:
+    """Keyword arguments of :class:`~gisapp.snapshot.document.Options` from the app's config.
+
+    With ``store``, open problems show their first uploaded photo (``report_photos``)."""
+    from .photos import column_lookup, store_lookup
     basemap = str(config.get("SNAPSHOT_BASEMAP", "none") or "none")
     basemap_url = config.get("OSM_TILES") if basemap == "osm" else (None if basemap == "none" else basemap)
     photo_dir = config.get("SNAPSHOT_PHOTO_DIR") or str(Path(instance_path) / "photos")
+    photo_lookup = column_lookup(photo_dir)
+    if store is not None:
+        uploads = config.get("REPORT_UPLOADS") or str(Path(instance_path) / "uploads")
+        photo_lookup = store_lookup(store, uploads, photo_lookup)
     return {"overdue_days": int(config.get("SNAPSHOT_OVERDUE_DAYS", 30)),
             "lane_buffer_m": float(config.get("SNAPSHOT_LANE_BUFFER_M", 30)),
             "market_buffer_m": float(config.get("SNAPSHOT_MARKET_BUFFER_M", 100)),
             "basemap_url": basemap_url, "font": config.get("SNAPSHOT_FONT") or None,
             "font_cache": config.get("SNAPSHOT_FONT_CACHE") or None,
             "font_build": str(config.get("SNAPSHOT_FONT_BUILD", "background")),
-            "photo_lookup": column_lookup(photo_dir)}
+            "photo_lookup": photo_lookup}

@@ -64,7 +64,7 @@ def options() -> Options:
     args = request.args
     opts = Options(as_of=parse_date(args.get("as_of"), "as_of"), paper=args.get("paper", "A4").upper(),
                    orientation=args.get("orientation", "landscape").lower(), lang=current_lang(),
-                   **options_kwargs(current_app.config, current_app.instance_path))
+                   **options_kwargs(current_app.config, current_app.instance_path, get_store()))
     opts.layout  # noqa: B018 -- checks paper and orientation (400 when wrong)
     return opts
 
