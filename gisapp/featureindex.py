@@ -119,7 +119,7 @@ class FeatureIndexes:
                 stale = [k for k in self._indexes if k[0] == store.url and k[1] != version]
                 for k in stale:
                     del self._indexes[k]
-                small = self.max_features > 0 and store.count(coll.id) <= self.max_features
+                small = self.max_features > 0 and store.count(coll.id, limit=self.max_features + 1) <= self.max_features
                 self._indexes[key] = build(store, coll, include_private) if small else None
             return self._indexes[key]
 

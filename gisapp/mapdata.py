@@ -115,16 +115,20 @@ def layer_state(store: Store, layer: LayerDef, filt: MapFilter, bbox=None, geome
 
 
 def to_geojson(gdf, props: dict[str, list], gcj02: bool = False) -> dict:
-    """A FeatureCollection with the fid as id and only the given properties."""
-    geoms = gdf.geometry.values
-    if gcj02 and len(gdf):
-        geoms = shapely.transform(np.asarray(geoms), _to_gcj)
-    geoms = shapely.set_precision(np.asarray(geoms, dtype=object), 1e-7) if len(gdf) else []
-    features = []
-    keys = list(props)
-    for i, (fid, geom) in enumerate(zip(gdf.index, geoms)):
-        features.append({"type": "Feature", "id": int(fid), "geometry": shapely.geometry.mapping(geom),
-                         "properties": {k: props[k][i] for k in keys}})
+    """A FeatureCollection with the fid as id and only the given properties (7 decimals: ~1 cm)."""
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    if gcj02 and len(geoms):
+        geoms = shapely.transform(geoms, _to_gcj)
+    keys, fids = list(props), gdf.index.tolist()
+    if len(geoms) and (shapely.get_type_id(geoms) == 0).all() and not shapely.is_empty(geoms).any():  # points
+        coords = np.round(shapely.get_coordinates(geoms), 7).tolist()
+        shapes = [{"type": "Point", "coordinates": c} for c in coords]
+    else:
+        geoms = shapely.set_precision(geoms, 1e-7) if len(geoms) else []
+        shapes = [shapely.geometry.mapping(g) for g in geoms]
+    features = [{"type": "Feature", "id": int(fid), "geometry": shape,
+                 "properties": {k: props[k][i] for k in keys}}
+                for i, (fid, shape) in enumerate(zip(fids, shapes))]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -258,16 +262,17 @@ def reports_geojson(store: Store, filt: MapFilter, lang: str, bbox=None, gcj02=F
     """Report points in the view, or grid clusters when there are more than MAX_POINTS."""
     where = report_where(filt)
     box = bbox or (-180.0, -90.0, 180.0, 90.0)
-    if store.count(REPORTS, where=where, bbox=box) > MAX_POINTS:
+    if store.count(REPORTS, where=where, bbox=box, limit=MAX_POINTS + 1) > MAX_POINTS:
         cells = store.cluster(REPORTS, box, max(box[2] - box[0], box[3] - box[1]) / CLUSTER_GRID, where)
         gdf = gpd.GeoDataFrame(cells.set_index("fid"), geometry=shapely.points(cells["x"], cells["y"]), crs=4326)
         return to_geojson(gdf, {"n": cells["n"].astype(int).tolist()}, gcj02) | {"clustered": True}
     gdf = store.read(REPORTS, where=where, bbox=bbox, columns=REPORT_FIELDS)
     as_of = (filt.as_of.isoformat() + "T23:59:59Z") if filt.as_of else None
-    closed = [c is not None and (as_of is None or c <= as_of) for c in gdf["closed_at"]]
+    closed = [isinstance(c, str) and (as_of is None or c <= as_of) for c in gdf["closed_at"].tolist()]
+    labels = {c: escape(CATEGORIES.get(c, {}).get(lang, c)) for c in set(gdf["category"].tolist())}
     return to_geojson(gdf, {
         "c": ["#7e57c2" if x else "#e91e63" for x in closed],
-        "t": [escape(CATEGORIES.get(c, {}).get(lang, c)) for c in gdf["category"]],
+        "t": [labels[c] for c in gdf["category"].tolist()],
         "s": ["closed" if x else "open" for x in closed],
     }, gcj02) | {"clustered": False}
 
@@ -282,7 +287,8 @@ def report_popup(store: Store, fid: int, lang: str) -> str | None:
             ({"zh": "状态", "en": "State"}[lang], REPORT_STATES.get(r["status"], {}).get(lang, r["status"])),
             ({"zh": "社区", "en": "Community"}[lang], names.get(r["community_code"], r["community_code"])),
             ({"zh": "上报时间", "en": "Reported"}[lang], str(r["reported_at"])[:16].replace("T", " ")),
-            ({"zh": "结案时间", "en": "Closed"}[lang], str(r["closed_at"] or "—")[:16].replace("T", " ")),
+            ({"zh": "结案时间", "en": "Closed"}[lang],
+             r["closed_at"][:16].replace("T", " ") if isinstance(r["closed_at"], str) else "—"),
             ({"zh": "描述", "en": "Description"}[lang], r["description"])]
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_fmt(v))}</td></tr>" for k, v in rows)
     from .reports.popup import popup_extra  # photo thumbnails, workflow transitions, link to the report page

@@ -87,7 +87,7 @@ def build_map(store: Store, settings: MapSettings, filt: MapFilter, lang: str,
     for layer in (l for l in store.registry if l.public or not public):
         group = folium.FeatureGroup(name=layer.title.get(lang), show=_shown(layer.id, layer.visible, filt))
         group.add_to(m)
-        layers.append(_layer_config(layer, group, store.count(layer.id) > INLINE_LIMIT))
+        layers.append(_layer_config(layer, group, store.count(layer.id, limit=INLINE_LIMIT + 1) > INLINE_LIMIT))
     if not public:
         group = folium.FeatureGroup(name=REPORTS_TITLE[lang], show=_shown(REPORTS, False, filt))
         group.add_to(m)

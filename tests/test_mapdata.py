@@ -121,3 +121,19 @@ def test_dashboard_numbers_follow_filters(store, app):
     assert lanes_fig == one["features"]
     assert whole["timeline"][-1]["area_m2"] == 19700
     assert [r["month"] for r in whole["timeline"]] == sorted(r["month"] for r in whole["timeline"])
+
+
+def test_open_reports_read_as_open_in_views_and_popups(store):
+    """Missing closing times come back as NaN in pandas' string columns: never "closed", never "nan"."""
+    from gisapp.mapdata import report_popup
+    reports = store.read("reports", columns=["closed_at"], geometry=False)
+    open_fid = int(reports.index[reports["closed_at"].isna()][0])
+    html = report_popup(store, open_fid, "zh")
+    assert "nan" not in html and "<th>结案时间</th><td>—</td>" in html
+    first = min(store.read("reports", columns=["reported_at"], geometry=False)["reported_at"])
+    day = dt.date.fromisoformat(first[:10])  # the first day with reports: none closed yet
+    data = reports_geojson(store, MapFilter(as_of=day), "zh", (104.0, 28.0, 106.0, 30.0))
+    assert data["features"] and {f["properties"]["s"] for f in data["features"]} == {"open"}
+    now = reports_geojson(store, MapFilter(), "zh", (104.0, 28.0, 106.0, 30.0))
+    states = {f["id"]: f["properties"]["s"] for f in now["features"]}
+    assert states[open_fid] == "open" and "closed" in states.values()

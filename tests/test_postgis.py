@@ -197,3 +197,90 @@ def test_a_dead_pooled_connection_is_replaced(empty_store):
     sql(empty_store, "SELECT pg_terminate_backend(%s)", (pid,))  # as a server restart would
     assert empty_store.count("reports") == 0
     assert empty_store._query("SELECT pg_backend_pid()")[0][0] != pid
+
+
+def _exact_clusters(gdf, cell, community=None, lo=None, hi=None):
+    """What the cell summary must give: every point of the filter on the global grid."""
+    from gisapp.storage.base import grid
+    keep = pd.Series(True, index=gdf.index)
+    if community is not None:
+        keep &= gdf["community_code"] == community
+    if lo is not None:
+        keep &= gdf["reported_at"] >= lo
+    if hi is not None:
+        keep &= gdf["reported_at"] <= hi
+    pts = gdf[keep]
+    size = grid(cell)[1]
+    df = pd.DataFrame({"gx": (pts.geometry.x // size).astype(int), "gy": (pts.geometry.y // size).astype(int),
+                       "x": pts.geometry.x, "y": pts.geometry.y})
+    out = df.groupby(["gx", "gy"]).agg(n=("x", "size"), x=("x", "mean"), y=("y", "mean")).reset_index()
+    return {(int(r.gx) * 4294967296 + int(r.gy)): (int(r.n), r.x, r.y) for r in out.itertuples()}
+
+
+def _check_summary(store, cell, **filt):
+    from gisapp.storage import pg_cells
+    where = {}
+    if filt.get("community") is not None:
+        where["community_code"] = filt["community"]
+    span = {op: filt[k] for op, k in ((">=", "lo"), ("<=", "hi")) if filt.get(k) is not None}
+    if span:
+        where["reported_at"] = span
+    summary = pg_cells.cluster_sql((104.0, 28.0, 106.0, 30.0), cell, where)
+    dated = "reported_at" in where
+    assert (summary is None) == (dated and cell < 0.002)  # no summary by month on the finest grid
+    got = store.cluster("reports", (104.0, 28.0, 106.0, 30.0), cell, where=where or None)
+    want = _exact_clusters(store.read("reports"), cell, **filt)
+    assert {int(k): int(n) for k, n in zip(got["fid"], got["n"])} == {k: v[0] for k, v in want.items()}
+    for k, x, y in zip(got["fid"], got["x"], got["y"]):
+        assert abs(x - want[int(k)][1]) < 1e-9 and abs(y - want[int(k)][2]) < 1e-9
+
+
+def test_cell_summary_answers_clusters_exactly_through_writes(empty_store):
+    import geopandas as gpd
+    import numpy as np
+    rng = np.random.default_rng(3)
+    n = 3000
+    months = [f"2023-{m:02d}-{d:02d}T{h:02d}:00:00Z" for m, d, h in
+              zip(rng.integers(1, 13, n), rng.integers(1, 29, n), rng.integers(0, 24, n))]
+    rows = gpd.GeoDataFrame({"code": [f"S{i}" for i in range(n)], "category": "dumping", "status": "reported",
+                             "source": "field", "community_code": [None, "C1", "C2"] * (n // 3),
+                             "reported_at": months},
+                            geometry=shapely.points(rng.uniform(104.9, 105.1, n), rng.uniform(29.1, 29.3, n)), crs=4326)
+    with empty_store.writer("tester") as w:
+        w.insert("reports", rows)  # COPY: the statement trigger fills the summary
+    cases = [dict(), dict(community="C1"), dict(lo="2023-03-01"), dict(hi="2023-06-30T23:59:59Z"),
+             dict(lo="2023-02-14", hi="2023-09-03T23:59:59Z", community="C2"), dict(lo="2023-05-10", hi="2023-05-20")]
+    for cell in (0.05, 0.004, 0.0015):  # levels 12 (from 14's cells), 16, 17 (from 18, undated only)
+        for filt in cases:
+            _check_summary(empty_store, cell, **filt)
+    fids = empty_store.read("reports", limit=3, geometry=False).index.tolist()
+    with empty_store.writer("tester") as w:  # move one, recategorise one's community and date, delete one
+        w.update("reports", fids[0], {}, geometry=shapely.Point(104.95, 29.25))
+        w.update("reports", fids[1], {"community_code": "C9", "reported_at": "2023-12-31T23:00:00Z"})
+        w.update("reports", fids[2], {"status": "closed"})
+    sql(empty_store, "DELETE FROM reports WHERE fid = %s", (fids[2],))  # outside the app, as psql would
+    for filt in cases + [dict(community="C9")]:
+        _check_summary(empty_store, 0.004, **filt)
+
+
+def test_cell_summary_is_built_for_an_existing_store(empty_store, registry):
+    import geopandas as gpd
+    rows = gpd.GeoDataFrame({"code": ["A", "B"], "category": "dumping", "status": "reported", "source": "field",
+                             "reported_at": "2023-04-01T08:00:00Z"},
+                            geometry=shapely.points([104.97, 104.98], [29.18, 29.19]), crs=4326)
+    with empty_store.writer("tester") as w:
+        w.insert("reports", rows)
+    sql(empty_store, "DROP TABLE gisapp_report_cells")  # a store made before the summary existed
+    store = open_store(url_of(empty_store), registry)
+    store.initialize()
+    assert "built table gisapp_report_cells" in store.changes
+    assert sql(store, "SELECT sum(n) FROM gisapp_report_cells WHERE level = 14")[0][0] == 2
+    _check_summary(store, 0.05)
+    sql(store, "UPDATE gisapp_meta SET value = 'old' WHERE key = 'report_cells'")  # another definition
+    sql(store, "DELETE FROM gisapp_report_cells")
+    store.initialize()
+    assert "built table gisapp_report_cells" in store.changes
+    _check_summary(store, 0.0015)
+    store.initialize()
+    assert store.changes == []
+    store.close()

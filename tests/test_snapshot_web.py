@@ -151,3 +151,8 @@ def test_open_problems_show_their_uploaded_photo(app, client, tmp_path):
     assert resp.status_code == 201, resp.get_json()
     pdf = client.get(url).data
     assert "照片问题" in pdftotext(pdf) and images(pdf) == before + 1
+    bare = upload(app.test_client(), bearer(app, "wangge"), [(photo("nikon_d70_no_gps.jpg"), "d70.jpg")],
+                  lat=str(lat), long=str(lon), position_source="map", description="")
+    assert bare.status_code == 201, bare.get_json()
+    text = pdftotext(client.get(url).data)
+    assert bare.get_json()["service_request"]["service_request_id"] in text and "nan" not in text

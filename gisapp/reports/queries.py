@@ -53,7 +53,7 @@ def places(store: Store, row: dict) -> dict:
     """Names of the assigned grid cell, lane (with its manager, 路管家), compound and market."""
     out = {}
     for column, layer_id in PLACE_LAYERS.items():
-        codes = [row.get(column)] + (str(row.get("lane_alternatives") or "").split(",") if column == "lane_code" else [])
+        codes = [row.get(column)] + (str(clean(row.get("lane_alternatives")) or "").split(",") if column == "lane_code" else [])
         codes = [c for c in codes if c]
         if not codes or layer_id not in store.registry:
             continue
@@ -149,7 +149,7 @@ def open311(row: dict, lon: float, lat: float, lang: str = "zh", media_url: str 
         "status_notes": REPORT_STATES.get(status, {}).get(lang, status),
         "service_code": row["category"], "service_name": CATEGORIES.get(row["category"], {}).get(lang, row["category"]),
         "description": clean(row.get("description")), "agency_responsible": clean(row.get("dispatch_to")),
-        "requested_datetime": _iso(row.get("reported_at")), "updated_datetime": _iso(row.get("updated_at") or row.get("reported_at")),
+        "requested_datetime": _iso(row.get("reported_at")), "updated_datetime": _iso(clean(row.get("updated_at")) or row.get("reported_at")),
         "expected_datetime": _iso(row.get("due_at")), "address": community_name, "address_id": clean(row.get("grid_code")),
         "zipcode": None, "lat": round(float(lat), 7), "long": round(float(lon), 7), "media_url": media_url,
         "state": status, "community_code": clean(row.get("community_code")), "grid_code": clean(row.get("grid_code")),

@@ -17,6 +17,7 @@ from .data import SnapshotData, select
 from .fonts import mpl_families
 from .layout import Layout
 from .mapplot import render_map
+from ..reports.common import clean
 from .photos import Lookup, thumbnail
 from .text import SUBDISTRICT, L, num, pct, pick
 
@@ -176,8 +177,8 @@ def problem_items(sel, data: SnapshotData, opts: Options) -> list[Problem]:
         items.append(Problem(
             str(row["code"]), pick(CATEGORIES.get(cat, {"zh": cat, "en": cat}), opts.lang), cat,
             _state_label(str(row["state"]), opts.lang), str(row["reported_at"])[:10], int(row["days_open"]),
-            names.get(str(row.get("community_code")), str(row.get("community_code") or "")),
-            str(row.get("description") or ""), bool(row["overdue"]), thumbnail(photo)))
+            names.get(str(row.get("community_code")), str(clean(row.get("community_code")) or "")),
+            str(clean(row.get("description")) or ""), bool(row["overdue"]), thumbnail(photo)))
     return items
 
 

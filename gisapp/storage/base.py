@@ -25,6 +25,27 @@ Where = dict[str, Any]
 OPERATORS = ("<", "<=", ">", ">=", "!=", "contains")
 
 
+def grid(cell: float) -> tuple[int, float]:
+    """The cluster grid for a wanted cell size: its level L and cell size 360/2^L degrees, the
+    finest such grid whose cells are not smaller than ``cell``. The grid is global (cells start at
+    0°), so every backend, and a summary kept ahead of time, puts a point in the same cell."""
+    level = 30 if cell <= 0 else max(0, min(30, math.floor(math.log2(360.0 / cell))))
+    return level, 360.0 / 2 ** level
+
+
+def cell_key(gx, gy):
+    """One integer per grid cell (exact in a JavaScript number for levels up to 20)."""
+    return np.asarray(gx, dtype=np.int64) * 4294967296 + np.asarray(gy, dtype=np.int64)
+
+
+def clusters(rows, columns=("gx", "gy", "x", "y", "n")) -> pd.DataFrame:
+    """The cluster() result from rows of cell x, cell y, mean x, mean y, count."""
+    df = pd.DataFrame(rows, columns=list(columns)).sort_values(["gx", "gy"], ignore_index=True)
+    df["n"] = df["n"].astype(np.int64)
+    df["fid"] = cell_key(df["gx"], df["gy"])
+    return df[["x", "y", "n", "fid"]]
+
+
 def where_sql(where: Where | None, quote, ph: str = "?") -> tuple[str, list]:
     """A parameterised WHERE clause (column names must already be checked)."""
     parts, params = [], []
@@ -194,13 +215,14 @@ class Store(ABC):
 
     @abstractmethod
     def count(self, table: str, where: Where | None = None,
-              bbox: tuple[float, float, float, float] | None = None) -> int: ...
+              bbox: tuple[float, float, float, float] | None = None, limit: int | None = None) -> int:
+        """Rows matching; with ``limit``, counting stops there (min(count, limit), cheap on large tables)."""
 
     @abstractmethod
     def cluster(self, table: str, bbox: tuple[float, float, float, float], cell: float,
                 where: Where | None = None) -> pd.DataFrame:
-        """Points of a spatial table in a bbox, grouped on a grid of ``cell`` degrees:
-        columns x, y (mean position), n (count), fid (one member's fid)."""
+        """Points of a spatial table in a bbox, grouped on the global grid of :func:`grid`:
+        columns x, y (mean position), n (count), fid (the cell's key, :func:`cell_key`)."""
 
     @abstractmethod
     def meta(self, key: str) -> str | None: ...

@@ -21,7 +21,8 @@ import shapely
 from ..errors import Conflict, StoreError, ValidationFailed
 from ..registry import Registry
 from . import gpkg_format as fmt
-from .base import Store, Where, Writer, check_columns, check_geometries, to_db, to_json, utcnow, where_sql
+from .base import (Store, Where, Writer, check_columns, check_geometries, clusters, grid, to_db, to_json, utcnow,
+                   where_sql)
 from .schema import SCHEMA_VERSION, TableSpec
 
 q = fmt.quote
@@ -172,16 +173,18 @@ class GeoPackageStore(Store):
     def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
         """Grid clusters from the R-tree alone (points: minx = x), joined to the table only to filter."""
         spec = self.spec(table)
-        minx, miny = float(bbox[0]), float(bbox[1])
-        what = (f"CAST((r.minx - {minx!r}) / {float(cell)!r} AS INTEGER) AS gx, "
-                f"CAST((r.miny - {miny!r}) / {float(cell)!r} AS INTEGER) AS gy, "
-                "avg(r.minx), avg(r.miny), count(*), min(r.id)")
+        size = float(grid(cell)[1])
+        # floor() as a cast: shifted by 2^30 cells first, so that the truncated value is positive
+        cells = [f"CAST(r.{c} / {size!r} + 1073741824 AS INTEGER) - 1073741824 AS g{a}"
+                 for c, a in (("minx", "x"), ("miny", "y"))]
+        what = ", ".join(cells) + ", avg(r.minx), avg(r.miny), count(*)"
         sql, params = self._select(spec, where, bbox, what, rtree_only=True)
-        rows = self.connect().execute(sql + " GROUP BY gx, gy", params).fetchall()
-        return pd.DataFrame([r[2:] for r in rows], columns=["x", "y", "n", "fid"])
+        return clusters(self.connect().execute(sql + " GROUP BY gx, gy", params).fetchall())
 
-    def count(self, table: str, where: Where | None = None, bbox=None) -> int:
-        sql, params = self._select(self.spec(table), where, bbox, "count(*)", rtree_only=True)
+    def count(self, table: str, where: Where | None = None, bbox=None, limit: int | None = None) -> int:
+        sql, params = self._select(self.spec(table), where, bbox, "1" if limit else "count(*)", rtree_only=True)
+        if limit:
+            sql, params = f"SELECT count(*) FROM ({sql} LIMIT ?)", params + [int(limit)]
         return self.connect().execute(sql, params).fetchone()[0]
 
     # --- writes ------------------------------------------------------------

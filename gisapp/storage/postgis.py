@@ -23,9 +23,9 @@ import shapely
 
 from ..errors import Conflict, NotFound, StoreError, ValidationFailed
 from ..registry import Registry
-from . import pg_copy
+from . import pg_cells, pg_copy
 from . import pg_format as pgf
-from .base import Store, Where, Writer, check_columns, check_geometries, to_db, to_json, utcnow
+from .base import Store, Where, Writer, check_columns, check_geometries, clusters, grid, to_db, to_json, utcnow
 from .pg_pool import Pool, close_on_collect, masked
 from .schema import SCHEMA_VERSION, TableSpec
 
@@ -151,6 +151,8 @@ class PostGISStore(Store):
                         self.changes.append(f"added column {spec.name}.{col.name}")
                 for sql in pgf.index_sql(spec):
                     conn.execute(sql)
+            if pg_cells.TABLE in self.specs and pg_cells.setup(conn):
+                self.changes.append(f"built table {pg_cells.SUMMARY}")
             for key, value in (("schema_version", str(SCHEMA_VERSION)), ("data_version", "0")):
                 conn.execute("INSERT INTO gisapp_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
                              (key, value))
@@ -221,24 +223,31 @@ class PostGISStore(Store):
             gdf = gdf[shapely.intersects(gdf.geometry.values._data, shapely.box(*bbox))]
         return gdf
 
-    def count(self, table: str, where: Where | None = None, bbox=None) -> int:
+    def count(self, table: str, where: Where | None = None, bbox=None, limit: int | None = None) -> int:
         """Rows matching ``where`` whose bounding box meets ``bbox`` (as the GeoPackage R-tree)."""
         clause, params = self._filter(self.spec(table), where, bbox)
-        return int(self._query(f"SELECT count(*) FROM {q(table)} t{clause}", params)[0][0])
+        sql = f"SELECT count(*) FROM {q(table)} t{clause}"
+        if limit:
+            sql, params = f"SELECT count(*) FROM (SELECT 1 FROM {q(table)} t{clause} LIMIT %s) c", params + [int(limit)]
+        return int(self._query(sql, params)[0][0])
 
     def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
-        """Grid cells of ``cell`` degrees from the bbox's corner, aggregated in the database."""
+        """Grid cells aggregated in the database: from the cell summary (pg_cells.py) where it can
+        answer, else from the points."""
         spec = self.spec(table)
+        check_columns(spec, (where or {}).keys())
+        summary = pg_cells.cluster_sql(bbox, cell, where) if table == pg_cells.TABLE else None
+        if summary is not None:
+            return clusters(self._query(*summary))
         x, y = ("ST_X(t.geom)", "ST_Y(t.geom)") if spec.geometry_type == "Point" else ("ST_XMin(t.geom)", "ST_YMin(t.geom)")
         clause, params = self._filter(spec, where, bbox)
+        size = float(grid(cell)[1])
         # each geometry decoded once; one bigint key per cell lets the planner hash instead of sort
-        cells = (f"SELECT fid, x, y, trunc((x - %s) / %s)::int AS gx, trunc((y - %s) / %s)::int AS gy FROM "
-                 f"(SELECT t.fid, {x} AS x, {y} AS y FROM {q(table)} t{clause} OFFSET 0) p")
-        sql = (f"SELECT min(gx), min(gy), avg(x), avg(y), count(*), min(fid) FROM ({cells}) c "
-               "GROUP BY gx::bigint * 4294967296 + gy ORDER BY 1, 2")
-        grid = [float(bbox[0]), float(cell), float(bbox[1]), float(cell)]
-        rows = self._query(sql, grid + params)
-        return pd.DataFrame([r[2:] for r in rows], columns=["x", "y", "n", "fid"])
+        cells = (f"SELECT x, y, floor(x / {size!r})::int AS gx, floor(y / {size!r})::int AS gy FROM "
+                 f"(SELECT {x} AS x, {y} AS y FROM {q(table)} t{clause} OFFSET 0) p")
+        sql = (f"SELECT min(gx), min(gy), avg(x), avg(y), count(*) FROM ({cells}) c "
+               "GROUP BY gx::bigint * 4294967296 + gy")
+        return clusters(self._query(sql, params))
 
     # --- writes --------------------------------------------------------------------------------
     @contextmanager
