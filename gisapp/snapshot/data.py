@@ -1,7 +1,8 @@
 """Reading the store once per (data version, as-of date) and picking what lies in an area.
 
-:func:`load_data` reads every layer, the progress records up to the as-of date and the reports
-reported by then; an atlas reuses one :class:`SnapshotData` for all its pages. :func:`select`
+:func:`load_data` reads every layer and the progress records up to the as-of date; an atlas
+reuses one :class:`SnapshotData` for all its pages. Reports (a county may hold millions) are read
+per area when it is selected: a community's by its code, another area's by its bounding box. :func:`select`
 assigns features, reports and table rows to an :class:`~gisapp.snapshot.areas.Area`:
 
 - a community: by the ``community_code`` of features, reports, activity-log rows and support units
@@ -38,10 +39,20 @@ class SnapshotData:
     data_version: int
     store_url: str
     layers: dict[str, gpd.GeoDataFrame]  # progress layers joined with their state as of ``as_of``
-    reports: gpd.GeoDataFrame  # reported by ``as_of``; ``state``, ``open``, ``days_open`` added
     tables: dict[str, pd.DataFrame]  # activity_log (logged by ``as_of``), support_units
+    store: object = field(default=None, repr=False)  # where reports are read from, per area
     _projected: dict = field(default_factory=dict, repr=False)
     memo: dict = field(default_factory=dict, repr=False)  # values derived from this data (see document.py)
+
+    def reports(self, where: dict | None = None, bbox=None) -> gpd.GeoDataFrame:
+        """Reports reported by ``as_of`` (and matching ``where``/``bbox``) with their state then:
+        ``state``, ``open``, ``days_open`` added. Read once per query."""
+        key = ("reports", repr(sorted((where or {}).items())), bbox)
+        if key not in self.memo:
+            cond = {**(where or {}), "reported_at": {"<=": end_of_day(self.as_of)}}
+            rows = self.store.read("reports", where=cond, bbox=bbox, order_by="reported_at")
+            self.memo[key] = report_states(rows, self.as_of)
+        return self.memo[key]
 
     @property
     def communities(self) -> dict[str, str]:
@@ -51,10 +62,10 @@ class SnapshotData:
         return dict(zip(gdf["code"].astype(str), gdf["name"].astype(str)))
 
     def projected(self, name: str, crs: str) -> gpd.GeoDataFrame:
-        """A layer (or ``reports``) in a metric CRS, cached."""
+        """A layer in a metric CRS, cached."""
         key = (name, crs)
         if key not in self._projected:
-            gdf = self.reports if name == "reports" else self.layers[name]
+            gdf = self.layers[name]
             self._projected[key] = gdf.to_crs(crs) if len(gdf) else gdf.set_crs("EPSG:4326", allow_override=True).to_crs(crs)
         return self._projected[key]
 
@@ -95,11 +106,9 @@ def load_data(store, as_of: dt.date | None = None) -> SnapshotData:
         if layer.progress:
             gdf = feature_state(gdf, records, layer.id, layer.link_field, quantities=layer.quantity_keys)
         layers[layer.id] = gdf
-    reports = store.read("reports", where={"reported_at": {"<=": end_of_day(as_of)}}, order_by="reported_at")
     tables = {"activity_log": store.read("activity_log", where={"log_date": {"<=": as_of.isoformat()}}),
               "support_units": store.read("support_units")}
-    return SnapshotData(registry, as_of, version, store.url, layers,
-                        report_states(reports, as_of), tables)
+    return SnapshotData(registry, as_of, version, store.url, layers, tables, store)
 
 
 class DataCache:
@@ -165,7 +174,7 @@ def select(data: SnapshotData, area: Area) -> Selection:
     """Assign features, reports and table rows to ``area`` (see the module's docstring)."""
     works = frozenset(layer.id for layer in data.registry if layer.kind == "work")
     if area.kind == "subdistrict":
-        return Selection(area, dict(data.layers), data.reports, dict(data.tables), works)
+        return Selection(area, dict(data.layers), data.reports(), dict(data.tables), works)
     shapely.prepare(area.geometry)
     layers = {}
     for layer in data.registry:
@@ -177,9 +186,11 @@ def select(data: SnapshotData, area: Area) -> Selection:
         else:
             layers[layer.id] = gdf[spatial_mask(gdf, area.geometry)]
     if area.kind == "community":
-        reports = by_code(data, "reports", data.reports, "community_code", area.key)
+        reports = data.reports({"community_code": area.key})
         tables = {name: by_code(data, name, df, "community_code", area.key) for name, df in data.tables.items()}
     else:
-        reports = data.reports[spatial_mask(data.reports, area.geometry)]
+        located = area.geometry is not None and not area.geometry.is_empty
+        near = data.reports(bbox=tuple(area.geometry.bounds)) if located else data.reports({"code": []})
+        reports = near[spatial_mask(near, area.geometry)]
         tables = {name: None for name in data.tables}
     return Selection(area, layers, reports, tables, works)
