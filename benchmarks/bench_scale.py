@@ -119,7 +119,7 @@ def worker(url: str, repeat: int, snapshot: bool) -> dict:
 def store_calls(store, box):
     """What /api/map/reports.geojson asks the store for a view (gisapp.mapdata.reports_geojson)."""
     from gisapp import mapdata
-    if store.count("reports", bbox=box) > mapdata.MAX_POINTS:
+    if store.count("reports", bbox=box, limit=mapdata.MAX_POINTS + 1) > mapdata.MAX_POINTS:
         return store.cluster("reports", box, max(box[2] - box[0], box[3] - box[1]) / mapdata.CLUSTER_GRID)
     return store.read("reports", bbox=box, columns=mapdata.REPORT_FIELDS)
 

@@ -54,6 +54,14 @@ class SnapshotData:
             self.memo[key] = report_states(rows, self.as_of)
         return self.memo[key]
 
+    def report_total(self, where: dict, measure: str, column: str | None = None) -> float:
+        """A count (or a column's sum) over every report reported by ``as_of``, in the store."""
+        cond = {**where, "reported_at": {"<=": end_of_day(self.as_of)}}
+        if measure == "count":
+            return float(self.store.count("reports", where=cond))
+        values = self.store.read("reports", where=cond, columns=[column], geometry=False)[column]
+        return float(values.fillna(0).sum())
+
     @property
     def communities(self) -> dict[str, str]:
         gdf = self.layers.get("communities")
@@ -170,11 +178,13 @@ def by_code(data: SnapshotData, name: str, df: pd.DataFrame, column: str, code: 
     return df.iloc[data.memo[key].get(code, [])]
 
 
-def select(data: SnapshotData, area: Area) -> Selection:
-    """Assign features, reports and table rows to ``area`` (see the module's docstring)."""
+def select(data: SnapshotData, area: Area, reports: bool = True) -> Selection:
+    """Assign features, reports and table rows to ``area`` (see the module's docstring);
+    ``reports=False`` leaves the reports out (an empty frame)."""
     works = frozenset(layer.id for layer in data.registry if layer.kind == "work")
     if area.kind == "subdistrict":
-        return Selection(area, dict(data.layers), data.reports(), dict(data.tables), works)
+        return Selection(area, dict(data.layers), data.reports() if reports else data.reports({"code": []}),
+                         dict(data.tables), works)
     shapely.prepare(area.geometry)
     layers = {}
     for layer in data.registry:

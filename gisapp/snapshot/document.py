@@ -110,9 +110,10 @@ class Snapshot:
 def subdistrict_values(data: SnapshotData, figures: list[Figure]) -> dict[str, float]:
     """Each figure over the whole subdistrict (equal to :func:`gisapp.figures.compute`), memoised."""
     key = ("subdistrict_values", tuple(f.key for f in figures))
-    if key not in data.memo:
-        sel = select(data, subdistrict_area(data.layers))
-        data.memo[key] = {f.key: stats.figure_value(f, sel) for f in figures}
+    if key not in data.memo:  # reports counted in the store: a county may hold millions
+        sel = select(data, subdistrict_area(data.layers), reports=False)
+        data.memo[key] = {f.key: data.report_total(f.source.where, f.source.measure, f.source.column)
+                          if f.source.table == "reports" else stats.figure_value(f, sel) for f in figures}
     return data.memo[key]
 
 
