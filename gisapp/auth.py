@@ -100,8 +100,12 @@ def record_attempt(store: Store, username: str, remote_addr: str | None, ok: boo
                  summary="log-in " + ("ok" if ok else "failed"))
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a token (and what caches key it by): its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_digest = token_digest
 
 
 def create_token(store: Store, username: str, label: str, actor: str) -> str:
@@ -119,3 +123,24 @@ def create_token(store: Store, username: str, label: str, actor: str) -> str:
 def user_for_token(store: Store, token: str) -> User | None:
     df = store.read("api_tokens", where={"token_hash": _digest(token)}, columns=["username"])
     return None if df.empty else get_user(store, df.iloc[0]["username"])
+
+
+def revoke_token(store: Store, token: str, actor: str) -> bool:
+    """Remove one API token (given in full). Returns whether it existed."""
+    fids = store.read("api_tokens", where={"token_hash": _digest(token)}, columns=["username"], geometry=False).index
+    if len(fids):
+        with store.writer(actor) as w:
+            for fid in fids:
+                w.delete("api_tokens", int(fid))
+    return len(fids) > 0
+
+
+def revoke_tokens(store: Store, username: str, actor: str, label: str | None = None) -> int:
+    """Remove a user's API tokens (only those with ``label`` if given). Returns how many."""
+    where = {"username": username, **({"label": label} if label is not None else {})}
+    fids = store.read("api_tokens", where=where, columns=["username"], geometry=False).index
+    if len(fids):
+        with store.writer(actor) as w:
+            for fid in fids:
+                w.delete("api_tokens", int(fid))
+    return len(fids)

@@ -1,6 +1,6 @@
 """Backups of the embedded store: consistent while the app writes, checked, and restored atomically.
 
-PostGIS stores use PostgreSQL's own tools (pg_dump / pg_restore): see docs/operations.md.
+PostGIS stores use PostgreSQL's own tools (pg_dump / pg_restore): see docs/auth.md, Backups.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def backup(store: Store, dest: str | Path) -> dict[str, int]:
     """Copy the live store with SQLite's online backup (a consistent snapshot even while
     other processes write), then check the copy. Returns the copy's row counts."""
     if not hasattr(store, "path"):
-        raise StoreError("backups of a PostGIS store use pg_dump (docs/operations.md)")
+        raise StoreError("backups of a PostGIS store use pg_dump -Fc and pg_restore (docs/auth.md)")
     dest = Path(dest)
     if dest.exists():
         raise StoreError(f"{dest} exists; choose a new file name")

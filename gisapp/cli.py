@@ -166,6 +166,19 @@ def create_token_cmd(username, label, actor):
     click.echo(create_token(get_store(), username, label, actor))
 
 
+@click.command("revoke-token")
+@click.argument("username")
+@click.option("--label", default=None, help="Only the tokens with this label (default: all of the user's).")
+@actor_option
+@with_appcontext
+def revoke_token_cmd(username, label, actor):
+    """Revoke a user's API tokens; every worker refuses them from the next request on."""
+    from .auth import revoke_tokens
+    from .db import get_store
+    n = revoke_tokens(get_store(), username, actor, label)
+    click.echo(f"revoked {n} token{'s' if n != 1 else ''} of {username}")
+
+
 @click.command("backup")
 @click.argument("output", type=click.Path(dir_okay=False))
 @with_appcontext
@@ -227,7 +240,7 @@ def copy_store_cmd(src, dst, actor):
     click.echo(f"copied {sum(counts.values())} rows in {len(counts)} tables from {source.url} to {target.url}")
 
 
-COMMANDS = (backup_cmd, restore_cmd, create_user_cmd, create_token_cmd, init_db, load_demo_cmd, import_cmd, export_cmd, figures_cmd, openapi_cmd, snapshot_cmd, atlas_cmd, import_reports_cmd, upgrade_db, copy_store_cmd)
+COMMANDS = (backup_cmd, restore_cmd, create_user_cmd, create_token_cmd, revoke_token_cmd, init_db, load_demo_cmd, import_cmd, export_cmd, figures_cmd, openapi_cmd, snapshot_cmd, atlas_cmd, import_reports_cmd, upgrade_db, copy_store_cmd)
 
 
 def init_app(app: Flask) -> None:

@@ -44,6 +44,7 @@ MESSAGES = {
     "no_status": {"zh": "无记录", "en": "No record"},
     "loading": {"zh": "加载中…", "en": "Loading…"},
     "load_failed": {"zh": "数据加载失败，请重试", "en": "Could not load data, please retry"},
+    "saving": {"zh": "正在保存…", "en": "Saving…"},
     "login": {"zh": "登录", "en": "Log in"},
     "logout": {"zh": "退出", "en": "Log out"},
     "username": {"zh": "用户名", "en": "User name"},

@@ -169,9 +169,10 @@ POPUP_TEXT = {"status": {"zh": "状态", "en": "Status"}, "percent": {"zh": "完
 
 
 def feature_popup(store: Store, layer: LayerDef, fid: int, filt: MapFilter, lang: str,
-                  public: bool = False, editable: bool = False) -> str | None:
+                  public: bool = False, editable: bool = False, photos: str = "", photo_inputs: str = "") -> str | None:
     """Popup HTML for one feature: fields, state as of the filter date, dated history. All escaped.
-    ``public`` leaves out fields marked private (personal data)."""
+    ``public`` leaves out fields marked private (personal data). ``photos`` (the progress photos)
+    ends the history and ``photo_inputs`` joins the progress form: HTML made by the caller."""
     gdf = store.read(layer.id, where={"fid": int(fid)})
     if gdf.empty:
         return None
@@ -193,9 +194,10 @@ def feature_popup(store: Store, layer: LayerDef, fid: int, filt: MapFilter, lang
     parts.append("<table>" + "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(_fmt(v))}</td></tr>"
                                      for k, v in rows) + "</table>")
     if layer.progress and not hist.empty:
-        parts.append(_history_html(layer, hist, lang))
+        parts.append(_history_html(layer, hist, lang, photos))
     if layer.progress and editable:
-        parts.append(progress_form(layer, int(fid), hist.iloc[0].to_dict() if not hist.empty else None, lang))
+        parts.append(progress_form(layer, int(fid), hist.iloc[0].to_dict() if not hist.empty else None, lang,
+                                   photo_inputs))
     return '<div class="gis-popup">' + "".join(parts) + "</div>"
 
 
@@ -204,7 +206,7 @@ FORM_TEXT = {"add": {"zh": "添加进度记录", "en": "Add a progress record"},
                                                        "en": "Note (a reason when the status goes back)"}}
 
 
-def progress_form(layer: LayerDef, fid: int, last: dict | None, lang: str) -> str:
+def progress_form(layer: LayerDef, fid: int, last: dict | None, lang: str, extra: str = "") -> str:
     """The form a handler fills in a popup; the page script posts it to /api/progress."""
     def field(label, html):
         return f"<label>{escape(label)} {html}</label>"
@@ -219,7 +221,7 @@ def progress_form(layer: LayerDef, fid: int, last: dict | None, lang: str) -> st
                                             f'value="{_val(last, q.key)}">'))
     inputs.append(field(FORM_TEXT["note"][lang], '<input type="text" name="note" maxlength="1000">'))
     return (f'<details class="gis-progress-form"><summary>{escape(FORM_TEXT["add"][lang])}</summary>'
-            f'<form data-layer="{layer.id}" data-fid="{fid}">{"".join(inputs)}'
+            f'<form data-layer="{layer.id}" data-fid="{fid}">{"".join(inputs)}{extra}'
             f'<button type="submit">{escape(FORM_TEXT["save"][lang])}</button><p class="gis-form-msg" role="status"></p>'
             f'</form></details>')
 
@@ -229,7 +231,7 @@ def _val(last: dict | None, key: str) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{float(value):g}"
 
 
-def _history_html(layer: LayerDef, hist: pd.DataFrame, lang: str) -> str:
+def _history_html(layer: LayerDef, hist: pd.DataFrame, lang: str, extra: str = "") -> str:
     head = [POPUP_TEXT["date"][lang], POPUP_TEXT["status"][lang], "%"] + [q.label(lang) for q in layer.quantities] \
         + [POPUP_TEXT["note"][lang]]
     body = "".join(
@@ -238,7 +240,7 @@ def _history_html(layer: LayerDef, hist: pd.DataFrame, lang: str) -> str:
                           *[r[q.key] for q in layer.quantities], r["note"]]) + "</tr>"
         for _, r in hist.iterrows())
     return (f'<details class="gis-history" open><summary>{escape(POPUP_TEXT["history"][lang])}</summary>'
-            f'<table><tr>{"".join(f"<th>{escape(h)}</th>" for h in head)}</tr>{body}</table></details>')
+            f'<table><tr>{"".join(f"<th>{escape(h)}</th>" for h in head)}</tr>{body}</table>{extra}</details>')
 
 
 # --- field reports -----------------------------------------------------------------

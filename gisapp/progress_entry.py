@@ -1,6 +1,6 @@
 """Recording progress: validation of one record against the feature's history, and writing it.
 
-Used by the map (a handler adds a record to a feature) and by spreadsheet ledgers.
+Used by the map (a handler adds a record to a feature, with photos) and by spreadsheet ledgers.
 """
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import math
 
 import pandas as pd
 
+from . import progress_photos
 from .errors import NotFound, ValidationFailed
 from .registry import LayerDef
+from .reports.common import now
+from .reports.files import PhotoFiles, Staged, save_with_files
+from .reports.images import Photo
 from .storage import Store
 from .storage.base import utcnow
 from .vocab import QUANTITIES, STATUS_ORDER, STATUSES
@@ -105,8 +109,13 @@ def parse_form(layer: LayerDef, form) -> dict:
 
 
 def add_record(store: Store, layer: LayerDef, code: str, record: dict, actor: str,
-               remote_addr: str | None = None, today: dt.date | None = None) -> int:
-    """Validate and store one progress record; raises ValidationFailed listing every problem."""
+               remote_addr: str | None = None, today: dt.date | None = None,
+               photos: list[Photo] = (), files: PhotoFiles | None = None) -> int:
+    """Validate and store one progress record; raises ValidationFailed listing every problem.
+
+    ``photos`` (checked by :func:`gisapp.reports.images.process`) are written to ``files`` around
+    the transaction that stores the record and their rows: all of it is stored, or none of it.
+    """
     if not layer.progress:
         raise ValidationFailed(_msg("该图层不记录进度", "this layer has no progress records"))
     previous = latest_record(store, layer, code)
@@ -117,6 +126,18 @@ def add_record(store: Store, layer: LayerDef, code: str, record: dict, actor: st
            "status": record["status"], "percent": number(record.get("percent")), "note": record.get("note"),
            "author": actor, "created_at": utcnow(),
            **{q.key: number(record.get(q.key)) for q in layer.quantities}}
-    with store.writer(actor, remote_addr) as w:
-        (fid,) = w.insert("progress", pd.DataFrame([row]), summary=f"progress {layer.id} {code}")
-    return fid
+    when = now()
+
+    def write(staged: list[Staged]) -> int:
+        with store.writer(actor, remote_addr) as w:
+            (fid,) = w.insert("progress", pd.DataFrame([row]), summary=f"progress {layer.id} {code}")
+            if staged:
+                w.insert(progress_photos.TABLE, progress_photos.photo_rows(fid, layer.id, code, staged, actor, when),
+                         summary=f"{len(staged)} photos of progress {fid} ({layer.id} {code})")
+        return fid
+
+    if not photos:
+        return write([])
+    if files is None:
+        raise ValueError("photos need a photo folder")
+    return save_with_files(files, list(photos), write, lambda fid: progress_photos.delete_record(store, fid, actor))

@@ -77,7 +77,7 @@
       .catch(function () { layer.setPopupContent(text.load_failed); });
   }
 
-  /* a handler records progress from the popup; the map, the popup and the dashboard follow */
+  /* a handler records progress (with photos: multipart) from the popup; the map, the popup and the dashboard follow */
   function bindProgressForm(def, fid, layer) {
     const el = layer.getPopup() && layer.getPopup().getElement();
     const form = el && el.querySelector(".gis-progress-form form");
@@ -85,17 +85,22 @@
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       const msg = form.querySelector(".gis-form-msg");
-      fetch(cfg.api + "/progress/" + def.id + "/" + fid, {
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;  // photos take a moment to upload: no second record meanwhile
+      msg.textContent = text.saving;
+      msg.className = "gis-form-msg";
+      fetch(cfg.api + "/progress/" + def.id + "/" + fid + "?lang=" + cfg.lang, {
         method: "POST", body: new FormData(form), headers: { "X-CSRFToken": cfg.csrf },
       }).then(function (r) { return r.json().then(function (b) { return [r.ok, b]; }); })
         .then(function (res) {
+          button.disabled = false;
           if (!res[0]) { msg.textContent = res[1].error ? res[1].error.message : text.load_failed; msg.className = "gis-form-msg gis-error"; return; }
           state.saved = (state.saved || 0) + 1;
           loadPopup(def, fid, layer);
           loadDashboard();
           load(def).then(function () { reopen(def, fid); });
         })
-        .catch(function () { msg.textContent = text.load_failed; });
+        .catch(function () { button.disabled = false; msg.textContent = text.load_failed; msg.className = "gis-form-msg gis-error"; });
     });
   }
 
@@ -427,19 +432,37 @@
   dashLayer.addEventListener("change", updateActions);
   updateActions();
 
-  /* ?focus=layer:fid (links from the data-quality list) opens that feature */
+  /* resolves once no layer request is in flight (a layer's older request may resolve before its newest) */
+  function whenIdle() {
+    return new Promise(function (resolve) {
+      (function check() { if (state.pending === 0) resolve(); else setTimeout(check, 50); })();
+    });
+  }
+
+  function findFeature(def, fid) {
+    let found = null;
+    window[def.group].eachLayer(function (gl) {
+      gl.eachLayer && gl.eachLayer(function (l) { if (l.feature && l.feature.id === fid) found = l; });
+    });
+    return found;
+  }
+
+  /* ?focus=layer:fid (links from the data-quality list) opens that feature, once its layer is loaded
+     and again after the move (a layer loaded per view is replaced by the move's reload) */
   function focusFeature() {
     const focus = new URLSearchParams(location.search).get("focus");
     const m = /^([a-z0-9_]+):(\d+)$/.exec(focus || "");
     const def = m && cfg.layers.find(function (d) { return d.id === m[1]; });
-    if (!def) return;
+    if (!def) return Promise.resolve();
     const fid = parseInt(m[2], 10);
-    window[def.group].eachLayer(function (gl) {
-      gl.eachLayer && gl.eachLayer(function (l) {
-        if (!l.feature || l.feature.id !== fid) return;
-        if (l.getBounds) map.fitBounds(l.getBounds(), { maxZoom: 17, animate: false });
-        else map.setView(l.getLatLng(), 17, { animate: false });
-        l.openPopup();
+    return whenIdle().then(function () {
+      const l = findFeature(def, fid);
+      if (!l) return;
+      if (l.getBounds) map.fitBounds(l.getBounds(), { maxZoom: 17, animate: false });
+      else map.setView(l.getLatLng(), 17, { animate: false });
+      return new Promise(function (r) { setTimeout(r, 0); }).then(whenIdle).then(function () {
+        const now = findFeature(def, fid);
+        if (now) now.openPopup();
       });
     });
   }
@@ -447,6 +470,6 @@
   Object.keys(cfg.basemaps).forEach(function (k) { if (map.hasLayer(window[cfg.basemaps[k]])) state.basemap = k; });
   state.gcj02 = state.basemap === "amap";
   fromHash();
-  const drawn = loadAll().then(function () { document.body.dataset.drawn = "1"; focusFeature(); });
+  const drawn = loadAll().then(function () { document.body.dataset.drawn = "1"; return focusFeature(); });
   Promise.all([drawn, loadDashboard()]).then(function () { state.ready = true; document.body.dataset.ready = "1"; syncUrl(); });
 })();

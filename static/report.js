@@ -112,7 +112,12 @@
   /* --- the upload page ----------------------------------------------------------- */
   function uploadPage(form) {
     var cfg = JSON.parse($('rp-config').textContent), T = cfg.text;
-    var state = { photos: [], geo: null, tap: null, preferExif: false, sending: false, restored: false };
+    function newKey() {  // one per report: the server stores an upload with a key it has seen only once
+      if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+      var a = new Uint8Array(16); crypto.getRandomValues(a);
+      return Array.prototype.map.call(a, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
+    }
+    var state = { photos: [], geo: null, tap: null, preferExif: false, sending: false, restored: false, key: newKey() };
     var map = smallMap('rp-map', cfg.center, cfg.zoom, cfg.outline, true), marker = null, circle = null, watch = null;
     var saveTimer = null, nextId = 1;
 
@@ -215,7 +220,7 @@
 
     function draft() {
       return { category: $('rp-category').value, description: $('rp-description').value, link: $('rp-link').value,
-        tap: state.tap, preferExif: state.preferExif, saved: new Date().toISOString(),
+        tap: state.tap, preferExif: state.preferExif, saved: new Date().toISOString(), key: state.key,
         photos: state.photos.map(function (p) { return { blob: p.blob, name: p.name, exif: p.exif }; }) };
     }
     function save() {
@@ -227,6 +232,7 @@
       $('rp-category').value = d.category || '';
       $('rp-description').value = d.description || '';
       state.tap = d.tap || null; state.preferExif = !!d.preferExif;
+      if (d.key) state.key = d.key;  // a retry after a lost answer must not store the report twice
       state.photos = (d.photos || []).map(function (p) { return { id: nextId++, blob: p.blob, name: p.name, exif: p.exif }; });
       var note = $('rp-draft');
       note.querySelector('span').textContent = fmt(T.draft, { when: new Date(d.saved).toLocaleString() });
@@ -251,6 +257,7 @@
       fd.append('position_source', pos.source);
       if (pos.accuracy) fd.append('accuracy', String(Math.round(pos.accuracy * 10) / 10));
       if (link.length === 2) { fd.append('feature_layer', link[0]); fd.append('feature_code', link[1]); }
+      fd.append('client_key', state.key);
       state.photos.forEach(function (p) { fd.append('media', p.blob, p.name); });
       return fd;
     }

@@ -23,7 +23,8 @@ EXPECTED = {
     "snapshots.areas_json": "snapshot",
     "admin.index": "admin", "admin.audit": "admin", "admin.audit_csv": "admin", "admin.users": "admin",
     "ledger.page": "read", "ledger.export": "read", "ledger.import_ledger": "progress",
-    "ledger.add_progress": "progress", "ledger.quality_page": "read", "ledger.quality_json": "read",
+    "ledger.add_progress": "progress", "ledger.progress_photo": "read", "ledger.quality_page": "read",
+    "ledger.quality_json": "read",
     "editing.form": "admin", "editing.create": "admin", "editing.update": "admin",
     "reports.index": "read", "reports.detail": "read", "reports.photo": "read", "reports.new": "report",
     "reports.edit": "report", "reports.action": "handle", "reports.import_form": "admin", "reports.import_run": "admin",
@@ -116,6 +117,64 @@ def test_api_tokens(app):
     bad = client.get("/api/figures", headers={"Authorization": "Bearer gis_nope"})
     assert bad.status_code == 401 and bad.get_json()["error"]["code"] == "unauthorized"
     assert token not in str(store.read("api_tokens").to_dict())  # only the hash is kept
+
+
+def test_token_lookups_are_cached_and_a_revoked_token_is_refused_at_once(app, monkeypatch):
+    store = app.extensions["gisapp"]["store"]
+    token = auth.create_token(store, "wangge", "phone", "admin")
+    other = auth.create_token(store, "wangge", "tablet", "admin")
+    headers = {"Authorization": f"Bearer {token}"}
+    lookups = []
+    real = auth.user_for_token
+    monkeypatch.setattr(auth, "user_for_token", lambda s, t: lookups.append(t) or real(s, t))
+    client = app.test_client()
+    assert client.get("/api/figures", headers=headers).status_code == 200
+    assert client.get("/api/figures", headers=headers).status_code == 200
+    assert lookups == [token]  # the second request was answered from the cache
+    assert auth.revoke_token(store, token, "admin")
+    refused = client.get("/api/figures", headers=headers)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "unauthorized"
+    assert client.get("/api/figures", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    # a disabled user's other tokens stop too
+    fid = int(store.read("users", where={"username": "wangge"}, geometry=False).index[0])
+    with store.writer("admin") as w:
+        w.update("users", fid, {"active": False})
+    assert client.get("/api/figures", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+    assert auth.revoke_tokens(store, "wangge", "admin") == 1 and store.count("api_tokens", where={"username": "wangge"}) == 0
+    assert store.read("audit").iloc[-1]["action"] == "delete"  # revocations are in the audit trail
+
+
+def test_token_cache_entries_expire_when_the_store_changes_behind_its_back(app, monkeypatch):
+    """A change that does not move the data version (a restore, SQL by hand) shows after the TTL."""
+    import gisapp.web.auth as web_auth
+    store = app.extensions["gisapp"]["store"]
+    token = auth.create_token(store, "leader", "phone", "admin")
+    headers = {"Authorization": f"Bearer {token}"}
+    monkeypatch.setattr(store, "data_version", lambda: 0)  # the store "forgets" to bump its version
+    clock = [1000.0]
+    app.extensions["gisapp_tokens"].clock = lambda: clock[0]
+    client = app.test_client()
+    assert client.get("/api/figures", headers=headers).status_code == 200
+    auth.revoke_token(store, token, "admin")
+    assert client.get("/api/figures", headers=headers).status_code == 200  # still cached
+    clock[0] += web_auth.TOKEN_CACHE_TTL_S + 1
+    assert client.get("/api/figures", headers=headers).status_code == 401
+
+
+def test_cli_revokes_tokens(tmp_path):
+    db = tmp_path / "prod.gpkg"
+    env = {"GISAPP_DATABASE": str(db), "GISAPP_LOAD_DEMO": "false", "PATH": "/usr/bin:/bin"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "gisapp", *args], env=env, capture_output=True, text=True)  # noqa: E731
+    assert run("create-user", "chief", "--role", "admin", "--password", "s3cret-pass").returncode == 0
+    token = run("create-token", "chief", "--label", "phone").stdout.strip()
+    run("create-token", "chief", "--label", "laptop")
+    out = run("revoke-token", "chief", "--label", "phone")
+    assert out.returncode == 0 and "revoked 1 token of chief" in out.stdout
+    from gisapp import create_app
+    app = create_app({"DATABASE": str(db), "LOAD_DEMO": False, "TESTING": True})
+    assert app.test_client().get("/api/figures", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "revoked 1 token" in run("revoke-token", "chief").stdout
+    app.extensions["gisapp"]["store"].close()
 
 
 def test_public_view_shows_public_layers_without_personal_data(app):

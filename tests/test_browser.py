@@ -2,6 +2,7 @@
 import datetime as dt
 import shutil
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not in
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOUJIE = "510322100031"
+PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "photos"
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 
 
@@ -199,7 +201,8 @@ def open_lane_popup(b, fid):
     b.page.wait_for_selector(".leaflet-popup .gis-history")
 
 
-def test_handler_adds_progress_and_the_dashboard_moves(server, browser_as, store):
+def test_handler_adds_progress_and_the_dashboard_moves(app, server, browser_as, store, tmp_path):
+    app.config["REPORT_UPLOADS"] = str(tmp_path / "uploads")  # the photos' private folder
     b = browser_as("handler")().open(server + "/?layers=back_lanes")
     total = "() => document.querySelector('#gis-dash-figures tr[data-key=lanes_surface_m2] td:nth-child(2)').textContent"
     assert b.js(total) == "19,700"
@@ -210,10 +213,22 @@ def test_handler_adds_progress_and_the_dashboard_moves(server, browser_as, store
     area = float(form.locator("input[name=area_m2]").input_value())
     form.locator("input[name=area_m2]").fill(str(area + 50))
     form.locator("input[name=note]").fill("补测后增加")
+    form.locator("input[name=photos][multiple]").set_input_files(str(PHOTOS / "orientation_6_no_gps.jpg"))
     form.locator("button[type=submit]").click()
     b.page.wait_for_function(f"() => ({total})() === '19,750'")
     b.page.wait_for_function("() => window.gisapp.saved === 1")
     assert "补测后增加" in b.page.locator(".leaflet-popup .gis-history").inner_text()
+    # the photo went in with the record; its thumbnail is in the popup history, loaded, linking to the display copy
+    record = store.read("progress", order_by="-created_at").iloc[0]
+    assert record["note"] == "补测后增加"
+    (photo_id,) = store.read("progress_photos", where={"progress_fid": int(record.name)}).index
+    thumb = f".leaflet-popup .gis-history .gis-progress-photos img[src='/progress/photo/{photo_id}/thumb']"
+    b.page.wait_for_function(f"() => {{ const i = document.querySelector(\"{thumb}\"); "
+                             "return i && i.complete && i.naturalWidth > 0; }")
+    href = b.page.locator(thumb).locator("xpath=..").get_attribute("href")
+    assert href == f"/progress/photo/{photo_id}/display"
+    shown = b.page.request.get(server + href)
+    assert shown.status == 200 and shown.headers["content-type"] == "image/jpeg"
     assert b.errors == [] and b.outside == []
     # a status going backwards without a reason is refused by the server, the message shown in the popup
     b.page.click(".leaflet-popup .gis-progress-form summary")

@@ -276,7 +276,7 @@ def test_cell_summary_is_built_for_an_existing_store(empty_store, registry):
     assert "built table gisapp_report_cells" in store.changes
     assert sql(store, "SELECT sum(n) FROM gisapp_report_cells WHERE level = 14")[0][0] == 2
     _check_summary(store, 0.05)
-    sql(store, "UPDATE gisapp_meta SET value = 'old' WHERE key = 'report_cells'")  # another definition
+    sql(store, "COMMENT ON TABLE gisapp_report_cells IS 'gisapp cell summary 0'")  # another definition
     sql(store, "DELETE FROM gisapp_report_cells")
     store.initialize()
     assert "built table gisapp_report_cells" in store.changes

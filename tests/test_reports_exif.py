@@ -145,3 +145,39 @@ def test_bad_files_are_refused_with_clear_messages():
     with pytest.raises(PhotoRefused) as exc:
         process(bomb.getvalue(), "bomb.png", **LIMITS)
     assert "解压炸弹" in exc.value.message("zh") and len(bomb.getvalue()) < 1_000_000
+
+
+def _heic(jpeg: bytes) -> bytes:
+    """The JPEG re-encoded as HEIC (what an iPhone shoots), its EXIF carried over."""
+    source = Image.open(io.BytesIO(jpeg))
+    out = io.BytesIO()
+    source.save(out, format="HEIF", exif=source.info.get("exif"), quality=80)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["nikon_coolpix_p6000_gps.jpg", "iphone6_gps_downscaled.jpg"])
+def test_heic_photos_are_read_like_jpeg(name, tmp_path):
+    path = tmp_path / "photo.heic"
+    path.write_bytes(_heic(photo(name)))
+    truth = exiftool_json(path)
+    assert truth["File:FileType"] == "HEIC"
+    p = process(path.read_bytes(), "photo.heic", **LIMITS)
+    assert p.content_type == "image/heic" and p.ext == "heic" and p.original == path.read_bytes()
+    assert p.meta.lat == pytest.approx(truth["Composite:GPSLatitude"], abs=1e-6)
+    assert p.meta.lon == pytest.approx(truth["Composite:GPSLongitude"], abs=1e-6)
+    display = Image.open(io.BytesIO(p.display))
+    assert display.format == "JPEG" and not display.getexif()
+
+
+def test_heic_with_rotation_is_shown_upright_once():
+    jpeg = process(photo("orientation_6_no_gps.jpg"), "o6.jpg", **LIMITS)
+    heic = process(_heic(photo("orientation_6_no_gps.jpg")), "o6.heic", **LIMITS)
+    a, b = (Image.open(io.BytesIO(p.display)).convert("L") for p in (jpeg, heic))
+    assert a.size == b.size and a.width > a.height  # turned once, as the JPEG is
+    assert sum(abs(x - y) for x, y in zip(a.tobytes(), b.tobytes())) / (a.width * a.height) < 12
+
+
+def test_truncated_heic_is_refused():
+    data = _heic(photo("nikon_d70_no_gps.jpg"))
+    with pytest.raises(PhotoRefused):
+        process(data[: len(data) // 2], "cut.heic", **LIMITS)

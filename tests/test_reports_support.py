@@ -116,3 +116,21 @@ def upload_worker(db: str, uploads: str, n: int, seed: int, lat: float, lon: flo
         assert resp.status_code == 201, resp.get_data(as_text=True)
         codes.append(resp.get_json()["service_request"]["service_request_id"])
     return codes
+
+
+def killed_upload(db: str, uploads: str, lat: float, lon: float, moment: str, description: str) -> None:
+    """In a separate process: an upload whose process is SIGKILLed at ``moment``: ``in_transaction``
+    (rows written, not committed) or ``after_commit`` (committed, files not yet moved into place)."""
+    import os
+    import signal
+    from gisapp import create_app
+    from gisapp.reports import files, service
+    die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # noqa: E731
+    if moment == "in_transaction":
+        service.event_row = die  # inside the writer, after the report and photo rows
+    else:
+        files.PhotoFiles.publish = die
+    app = create_app({"DATABASE": db, "TESTING": True, "REPORT_UPLOADS": uploads, "LOAD_DEMO": False})
+    upload(app.test_client(), bearer(app, "wangge"), [(photo("nikon_d70_no_gps.jpg"), "k.jpg")] * 2, lat=str(lat),
+           long=str(lon), position_source="geolocation", description=description)
+    raise AssertionError("not killed")

@@ -190,3 +190,27 @@ def test_gdal_writes_keep_our_rtree_current(empty_store):
     got = empty_store.read("back_lanes", bbox=(105.99, 29.99, 106.2, 30.2))
     assert got["code"].tolist() == ["L0"]
     assert empty_store.read("back_lanes", bbox=(104.9, 29.1, 105.0, 29.2)).empty
+
+
+def _indexes(store) -> set[str]:
+    if hasattr(store, "path"):
+        rows = sqlite3.connect(store.path).execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    else:
+        import psycopg
+        with psycopg.connect(store._pool.url) as conn:
+            rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_indexes_an_older_store_lacks_are_added(empty_store):
+    assert "idx_reports_3" in _indexes(empty_store)  # (source, status): the dashboard's report counts
+    if hasattr(empty_store, "path"):
+        with sqlite3.connect(empty_store.path) as conn:
+            conn.execute('DROP INDEX "idx_reports_3"')
+    else:
+        import psycopg
+        with psycopg.connect(empty_store._pool.url, autocommit=True) as conn:
+            conn.execute('DROP INDEX "idx_reports_3"')
+    assert "idx_reports_3" not in _indexes(empty_store)
+    empty_store.initialize()
+    assert "idx_reports_3" in _indexes(empty_store)

@@ -12,13 +12,17 @@ import warnings
 import zlib
 from dataclasses import dataclass
 
+import pillow_heif
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from ..errors import GisappError
 from .exif import PhotoMeta, read_meta
 
 FORMATS = {"JPEG": ("image/jpeg", "jpg"), "MPO": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"),
-           "WEBP": ("image/webp", "webp")}
+           "WEBP": ("image/webp", "webp"), "HEIF": ("image/heic", "heic")}
+# HEIC/HEIF, what iPhones shoot: decoded upright (the container's rotation applied, EXIF orientation
+# then reads 1), EXIF kept for read_meta
+pillow_heif.register_heif_opener()
 DISPLAY_PX, THUMB_PX = 1600, 320
 # EXIF orientation -> the transposition that displays the image upright (as ImageOps.exif_transpose)
 TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -78,8 +82,8 @@ def decode(data: bytes, name: str, max_bytes: int, max_pixels: int) -> Image.Ima
         try:
             image = Image.open(io.BytesIO(data))
             if image.format not in FORMATS:
-                _refuse(NotAnImage, name, f"不支持的图片格式 {image.format}（请用 JPEG、PNG 或 WebP）",
-                        f"unsupported image format {image.format} (use JPEG, PNG or WebP)")
+                _refuse(NotAnImage, name, f"不支持的图片格式 {image.format}（请用 JPEG、PNG、WebP 或 HEIC）",
+                        f"unsupported image format {image.format} (use JPEG, PNG, WebP or HEIC)")
             _check_pixels(image, name, max_pixels)
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):

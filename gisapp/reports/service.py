@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -152,11 +153,40 @@ def prepare(store: Store, settings: Settings, form, photos: list[Photo], actor: 
     return _record(values, pos, assigned, dup, actor, when, settings), pos
 
 
+class Replayed(Exception):
+    """The sender already stored this report (same ``client_key``): nothing more is written."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def client_key(form) -> str | None:
+    """The sender's idempotency key: a retried upload (lost answer, app restarted) is stored once."""
+    key = (form.get("client_key") or "").strip() if isinstance(form.get("client_key"), str) else ""
+    if key and not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", key):
+        fail(ValidationFailed, "client_key 应为 8–64 个字母、数字、- 或 _", "client_key must be 8-64 letters, digits, - or _")
+    return key or None
+
+
+def stored_with_key(store: Store, key: str | None, actor: str) -> str | None:
+    if key is None:
+        return None
+    rows = store.read(REPORTS, where={"client_key": key, "reporter": actor}, columns=["code"], geometry=False)
+    return str(rows["code"].iloc[0]) if len(rows) else None
+
+
 def create_report(store: Store, files: PhotoFiles, settings: Settings, form, photos: list[Photo], actor: str,
                   remote_addr: str | None = None, when: dt.datetime | None = None) -> str:
-    """Validate, assign and store a new report with its photos. Returns its code."""
+    """Validate, assign and store a new report with its photos. Returns its code; a report the
+    same sender already stored with the same ``client_key`` is returned as it is."""
     when = when or utc_now()
+    key = client_key(form)
+    done = stored_with_key(store, key, actor)
+    if done is not None:
+        return done
     record, pos = prepare(store, settings, form, photos, actor, when)
+    record["client_key"] = key
 
     def write(staged: list[Staged]) -> str:
         for attempt in range(3):  # another writer may take the same code (PostGIS); try the next
@@ -167,11 +197,17 @@ def create_report(store: Store, files: PhotoFiles, settings: Settings, form, pho
                     raise
         raise AssertionError("unreachable")
 
-    return save_with_files(files, photos, write, lambda code: delete_report(store, code, actor))
+    try:
+        return save_with_files(files, photos, write, lambda code: delete_report(store, code, actor))
+    except Replayed as replay:  # the same upload arrived twice at once: the staged files are discarded
+        return replay.code
 
 
 def _insert(store: Store, record: dict, pos: Position, staged, actor, when, remote_addr) -> str:
     with store.writer(actor, remote_addr) as w:
+        done = stored_with_key(store, record.get("client_key"), actor)  # inside the write lock: no race
+        if done is not None:
+            raise Replayed(done)
         code = next_code(store, when)
         row = gpd.GeoDataFrame([{**record, "code": code}], geometry=[shapely.Point(pos.lon, pos.lat)], crs=4326)
         w.insert(REPORTS, row, summary=f"report {code} ({record['category']})")

@@ -176,15 +176,20 @@ def _rtree_sql(table: str) -> list[str]:
     ]
 
 
+def create_indexes(conn: sqlite3.Connection, spec: TableSpec) -> None:
+    """The spec's indexes; those a store made by an older version lacks are added."""
+    for i, idx in enumerate(spec.indexes):
+        name = quote(f"idx_{spec.name}_{i}")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {quote(spec.name)} ({', '.join(map(quote, idx))})")
+
+
 def create_table(conn: sqlite3.Connection, spec: TableSpec, srs_id: int = 4326) -> None:
     cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
     if spec.spatial:
         cols.append(f"geom {spec.geometry_type.upper()}")
     cols += [_column_sql(c) for c in spec.columns]
     conn.execute(f"CREATE TABLE {quote(spec.name)} ({', '.join(cols)})")
-    for i, idx in enumerate(spec.indexes):
-        name = quote(f"idx_{spec.name}_{i}")
-        conn.execute(f"CREATE INDEX {name} ON {quote(spec.name)} ({', '.join(map(quote, idx))})")
+    create_indexes(conn, spec)
     data_type = "features" if spec.spatial else "attributes"
     conn.execute(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES (?,?,?,?,?)",

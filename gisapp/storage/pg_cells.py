@@ -19,7 +19,7 @@ import datetime as dt
 from .base import Where, grid
 
 TABLE, SUMMARY = "reports", "gisapp_report_cells"
-VERSION = "3"  # of the summary's definition: another value rebuilds it
+VERSION = "3"  # of the summary's definition (kept as the table's comment): another value rebuilds it
 LEVELS = {14: True, 16: True, 18: False}  # level: by month? Cells of ~2.2 km, ~550 m, ~140 m
 GROUP, DATE = "community_code", "reported_at"
 
@@ -51,9 +51,8 @@ def _upsert(rows: str, sign: str) -> str:
 def setup(conn) -> bool:
     """Create the summary, its trigger function and triggers (idempotent); (re)build it when it is
     missing or of another VERSION. True when it was (re)built."""
-    stored = conn.execute("SELECT value FROM gisapp_meta WHERE key = 'report_cells'").fetchone()
-    rebuild = conn.execute("SELECT to_regclass(%s) IS NULL", (SUMMARY,)).fetchone()[0] \
-        or not stored or stored[0] != VERSION
+    stored = conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", (SUMMARY,)).fetchone()[0]
+    rebuild = stored != f"gisapp cell summary {VERSION}"  # also when the table is missing (NULL)
     if rebuild:
         conn.execute(f"DROP TABLE IF EXISTS {SUMMARY}")
         # the sums ride in the key's index, so a view's cells are read from the index alone
@@ -80,8 +79,7 @@ END $$ SET work_mem = '128MB'""")
     if rebuild:
         conn.execute(_upsert(TABLE, ""))
         conn.execute(f"ANALYZE {SUMMARY}")
-        conn.execute("INSERT INTO gisapp_meta (key, value) VALUES ('report_cells', %s) "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (VERSION,))
+        conn.execute(f"COMMENT ON TABLE {SUMMARY} IS 'gisapp cell summary {VERSION}'")
     return rebuild
 
 

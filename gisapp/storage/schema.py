@@ -122,9 +122,10 @@ REPORTS = TableSpec(
         Column("assignee", "TEXT"),  # the handler who took the case
         Column("due_at", "DATETIME"),
         Column("updated_at", "DATETIME"),
+        Column("client_key", "TEXT"),  # the sender's key for this report: a retried upload is stored once
     ),
     geometry_type="Point",
-    indexes=(("status",), ("community_code",), ("reported_at",)),
+    indexes=(("status",), ("community_code",), ("reported_at",), ("source", "status"), ("client_key",)),
     description="Problems reported in the field, found by inspection or raised by residents",
 )
 
@@ -151,6 +152,28 @@ REPORT_PHOTOS = TableSpec(
     ),
     indexes=(("report_code",),),
     description="Photos of field reports: private originals, display copies and thumbnails without EXIF",
+)
+
+PROGRESS_PHOTOS = TableSpec(
+    "progress_photos", "进度照片",
+    (
+        Column("progress_fid", "INTEGER", not_null=True),  # the progress record (its fid)
+        Column("layer", "TEXT", not_null=True),
+        Column("feature_code", "TEXT", not_null=True),
+        Column("original_path", "TEXT", not_null=True),  # relative to the private upload folder
+        Column("display_path", "TEXT", not_null=True),
+        Column("thumb_path", "TEXT", not_null=True),
+        Column("sha256", "TEXT", not_null=True),
+        Column("content_type", "TEXT"),
+        Column("bytes", "INTEGER"),
+        Column("width", "INTEGER"),
+        Column("height", "INTEGER"),
+        Column("taken_at", "DATETIME"),
+        Column("uploaded_by", "TEXT", not_null=True),
+        Column("uploaded_at", "DATETIME", not_null=True),
+    ),
+    indexes=(("layer", "feature_code"), ("progress_fid",)),
+    description="Photos of progress records: private originals, display copies and thumbnails without EXIF",
 )
 
 REPORT_EVENTS = TableSpec(
@@ -228,7 +251,8 @@ META = TableSpec(
     (Column("key", "TEXT", not_null=True, unique=True), Column("value", "TEXT")),
 )
 
-CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, REPORT_PHOTOS, REPORT_EVENTS, USERS, API_TOKENS, LOGIN_ATTEMPTS, AUDIT, META)
+CORE_TABLES = (PROGRESS, ACTIVITY_LOG, SUPPORT_UNITS, REPORTS, REPORT_PHOTOS, PROGRESS_PHOTOS, REPORT_EVENTS, USERS,
+               API_TOKENS, LOGIN_ATTEMPTS, AUDIT, META)
 
 
 def all_specs(registry: Registry) -> dict[str, TableSpec]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 import orjson
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
+from .. import progress_photos
 from ..dashboard import cached_dashboard
 from ..db import get_figures, get_registry, get_store
 from ..errors import BadRequest, NotFound
@@ -13,6 +14,8 @@ from ..figures import compute
 from ..i18n import current_lang
 from ..mapdata import (REPORTS, feature_popup, layer_geojson, parse_bbox, parse_filter, report_popup,
                        reports_geojson, search)
+from ..progress_entry import feature_code
+from .reports import settings as report_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -93,13 +96,24 @@ def map_popup(layer_id: str, fid: int):
         html = report_popup(store, fid, current_lang())
     else:
         user = g.get("user")
-        html = feature_popup(store, layer, fid, parse_filter(request.args, store), current_lang(),
-                             g.get("public", False), editable=bool(user and user.can("progress")))
-        if user and user.can("admin"):
+        filt, editable = parse_filter(request.args, store), bool(user and user.can("progress"))
+        public = g.get("public", False)
+        photos, inputs = _photos(store, layer, fid, filt.as_of, editable) if layer.progress and not public else ("", "")
+        html = feature_popup(store, layer, fid, filt, current_lang(), public, editable, photos, inputs)
+        if html is not None and user and user.can("admin"):
             html += EDIT_BUTTONS[current_lang()]
     if html is None:
         raise NotFound({"zh": "要素不存在", "en": "no such feature"})
     return jsonify(html=html)
+
+
+def _photos(store, layer, fid: int, as_of, editable: bool) -> tuple[str, str]:
+    """The feature's progress photos, and for handlers the form's photo fields (never public)."""
+    lang, code = current_lang(), feature_code(store, layer, fid)  # NotFound for an unknown fid
+    photos = progress_photos.feature_photos(store, layer.id, code, as_of)
+    url = lambda photo_id, variant: url_for("ledger.progress_photo", photo_id=photo_id, variant=variant)  # noqa: E731
+    inputs = progress_photos.input_html(lang, report_settings().max_photos) if editable else ""
+    return progress_photos.photos_html(photos, lang, url), inputs
 
 
 @bp.get("/search")

@@ -5,7 +5,8 @@ else from its blueprint's default below; an endpoint with neither is refused.
 """
 from __future__ import annotations
 
-from functools import wraps
+import threading
+import time
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, Flask, current_app, g, redirect, render_template, request, session,
@@ -26,6 +27,43 @@ ENDPOINT_PERMISSIONS = {"exports.openapi_json": "read"}  # exceptions to a bluep
 BLUEPRINT_DEFAULTS = {"map": "read", "api": "read", "ogcapi": "read", "snapshots": "snapshot",
                       "exports": "export", "admin": "admin", "reports": "read", "ledger": "progress",
                       "editing": "admin"}
+
+
+TOKEN_CACHE_TTL_S = 30.0  # at most this long after a change the store's data version does not show
+TOKEN_CACHE_SIZE = 1024
+
+
+class TokenCache:
+    """API token -> user, per process, so that a token request does not read two tables every time.
+
+    Keyed by the token's SHA-256. An entry is used only while the store's ``data_version`` is the one
+    it was read at (every write through the store bumps it: a revoked token, a disabled or changed
+    user is refused on the next request, in every worker) and for at most ``ttl`` seconds (changes
+    made behind the store's back, a restore). Unknown tokens are not cached.
+    """
+
+    def __init__(self, ttl: float = TOKEN_CACHE_TTL_S, size: int = TOKEN_CACHE_SIZE):
+        self.ttl, self.size = ttl, size
+        self.entries: dict[str, tuple[auth.User, int, float]] = {}
+        self.lock = threading.Lock()
+        self.clock = time.monotonic
+
+    def user(self, store, token: str) -> auth.User | None:
+        key = auth.token_digest(token)
+        version = store.data_version()  # before the lookup: a write meanwhile only makes the next request look again
+        now = self.clock()
+        hit = self.entries.get(key)
+        if hit is not None and hit[1] == version and now - hit[2] < self.ttl:
+            return hit[0]
+        user = auth.user_for_token(store, token)
+        with self.lock:
+            if user is None:
+                self.entries.pop(key, None)
+            else:
+                if len(self.entries) >= self.size:
+                    self.entries.clear()
+                self.entries[key] = (user, version, now)
+        return user
 
 
 class Unauthorized(GisappError):
@@ -70,7 +108,7 @@ def _load_user() -> None:
     g.user, g.public, g.token_auth = None, False, False
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        g.user = auth.user_for_token(get_store(), header[7:].strip())
+        g.user = current_app.extensions["gisapp_tokens"].user(get_store(), header[7:].strip())
         g.token_auth = g.user is not None
         if g.user is None:
             raise Unauthorized({"zh": "接口令牌无效", "en": "invalid API token"})
@@ -138,6 +176,7 @@ def logout():
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["gisapp_tokens"] = TokenCache()
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked in check_access, unless token-authenticated
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session
     csrf.init_app(app)

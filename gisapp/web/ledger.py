@@ -1,4 +1,4 @@
-"""Spreadsheet ledgers: export, import with a dry run, and progress records from the map."""
+"""Spreadsheet ledgers: export, import with a dry run, and progress records (with photos) from the map."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,12 +7,13 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from .. import ledger, quality
+from .. import ledger, progress_photos, quality
 from ..db import get_registry, get_store
 from ..errors import BadRequest, NotFound
 from ..i18n import current_lang
 from ..progress_entry import add_record, feature_code, parse_form
 from .auth import actor, requires
+from .reports import photo_files, read_photos, send_photo
 
 bp = Blueprint("ledger", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -99,15 +100,25 @@ def _candidates(layer, results) -> dict:
 @bp.post("/api/progress/<layer_id>/<int:fid>")
 @requires("progress")
 def add_progress(layer_id: str, fid: int):
-    """Add a progress record to a feature (form fields or JSON)."""
+    """Add a progress record to a feature (form fields or JSON; photos as multipart ``photos``)."""
     layer = _layer(layer_id)
     store = get_store()
     code = feature_code(store, layer, fid)
     data = request.get_json(silent=True) if request.is_json else request.form
     if not isinstance(data, dict) and not hasattr(data, "get"):
         raise BadRequest({"zh": "请求内容无效", "en": "invalid request body"})
-    record_id = add_record(store, layer, code, parse_form(layer, data), actor(), request.remote_addr)
-    return jsonify(id=record_id, layer=layer.id, feature_code=code, data_version=store.data_version()), 201
+    photos = read_photos("photos")
+    record_id = add_record(store, layer, code, parse_form(layer, data), actor(), request.remote_addr,
+                           photos=photos, files=photo_files() if photos else None)
+    return jsonify(id=record_id, layer=layer.id, feature_code=code, photos=len(photos),
+                   data_version=store.data_version()), 201
+
+
+@bp.get("/progress/photo/<int:photo_id>/<variant>")
+@requires("read")
+def progress_photo(photo_id: int, variant: str):
+    """A progress photo: as field-report photos (display copy, thumbnail; originals for handlers)."""
+    return send_photo(progress_photos.TABLE, photo_id, variant)
 
 
 _quality_cache: dict[tuple, list] = {}

@@ -6,16 +6,18 @@ Views only parse and render; the work is done in :mod:`gisapp.reports`.
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
 
 from flask import (Blueprint, Response, current_app, redirect, render_template, request, send_file, url_for)
 
 from ..db import get_registry, get_store
-from ..errors import Forbidden, GisappError, NotFound, ValidationFailed
+from ..errors import Forbidden, GisappError, NotFound, StoreError, ValidationFailed
 from ..i18n import current_lang
 from ..reports import Settings, bulk, importjobs, queries, workflow
 from ..reports.common import clean, local_text
-from ..reports.files import PhotoFiles
+from ..reports.files import PhotoFiles, paths_in_store
 from ..reports.images import Photo, process
 from ..reports.pagedata import outline, upload_page_config
 from ..reports.readers import Options
@@ -23,6 +25,7 @@ from ..vocab import CATEGORIES, POSITION_SOURCES, REPORT_ACTIONS, REPORT_SOURCES
 from .auth import current_user, requires
 
 bp = Blueprint("reports", __name__)
+log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 IMPORT_FIELDS = ("code", "category", "description", "reported_at", "reporter")
 
@@ -32,15 +35,33 @@ def settings() -> Settings:
 
 
 def photo_files() -> PhotoFiles:
-    return PhotoFiles(settings().uploads)
+    files = PhotoFiles(settings().uploads)
+    if _recovered.get(str(files.root)) != os.getpid():  # a worker forked from a preloaded app
+        _recover(files, get_store())
+    return files
+
+
+_recovered: dict[str, int] = {}  # upload folder -> the process that last recovered it
+
+
+def _recover(files: PhotoFiles, store) -> None:
+    """Photo files of uploads cut short by a dead process: published if their record committed,
+    else removed (PhotoFiles.recover); once per process and folder."""
+    _recovered[str(files.root)] = os.getpid()
+    try:
+        files.recover(lambda paths: paths_in_store(store, paths))
+    except (OSError, StoreError):
+        log.exception("could not recover the staged photo files in %s", files.root)
 
 
 @bp.record_once
 def _sweep(state) -> None:
-    """Temporary files left by a crash and abandoned imports are removed at start-up."""
+    """Temporary files left by a crash and abandoned imports are dealt with at start-up."""
     s = Settings.from_config(state.app.config, state.app.instance_path)
+    files = PhotoFiles(s.uploads)
+    _recover(files, state.app.extensions["gisapp"]["store"])
     try:
-        PhotoFiles(s.uploads).sweep()
+        files.sweep()
         importjobs.sweep_jobs(s.uploads)
     except OSError:
         pass
@@ -149,15 +170,23 @@ def edit(code: str):
 @bp.get("/reports/photo/<int:photo_id>/<variant>")
 def photo(photo_id: int, variant: str):
     """A display copy or thumbnail (no EXIF); originals (with GPS) for handlers only."""
-    columns = {"display": "display_path", "thumb": "thumb_path", "original": "original_path"}
-    if variant not in columns:
+    return send_photo("report_photos", photo_id, variant)
+
+
+PHOTO_COLUMNS = {"display": "display_path", "thumb": "thumb_path", "original": "original_path"}
+
+
+def send_photo(table: str, photo_id: int, variant: str) -> Response:
+    """One file of a photo row of ``table`` (report or progress photos), with the same rules:
+    display copies and thumbnails for readers, originals for users who may handle reports."""
+    if variant not in PHOTO_COLUMNS:
         raise_not_found()
     if variant == "original" and not current_user().can("handle"):
         raise Forbidden({"zh": "原图仅供处置人员查看", "en": "originals are for handlers only"})
-    df = get_store().read("report_photos", where={"fid": photo_id}, columns=[columns[variant], "content_type"])
+    df = get_store().read(table, where={"fid": photo_id}, columns=[PHOTO_COLUMNS[variant], "content_type"])
     if df.empty:
         raise_not_found()
-    path = photo_files().absolute(df.iloc[0][columns[variant]])
+    path = photo_files().absolute(df.iloc[0][PHOTO_COLUMNS[variant]])
     mimetype = df.iloc[0]["content_type"] if variant == "original" else "image/jpeg"
     response: Response = send_file(path, mimetype=mimetype, max_age=3600, conditional=True)
     response.headers["Cache-Control"] = "private, max-age=3600"
