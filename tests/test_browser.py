@@ -2,7 +2,6 @@
 import datetime as dt
 import shutil
 import threading
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,13 +10,13 @@ from werkzeug.serving import make_server
 from gisapp.progress import feature_state
 
 from conftest import DEMO_PASSWORD
+from test_reports_support import photo_path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (scripts/system-deps.sh)")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOUJIE = "510322100031"
-PHOTOS = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "photos"
 TILE_HOSTS = ("tile.openstreetmap.org", "autonavi.com", "tianditu.gov.cn")
 
 
@@ -213,7 +212,7 @@ def test_handler_adds_progress_and_the_dashboard_moves(app, server, browser_as, 
     area = float(form.locator("input[name=area_m2]").input_value())
     form.locator("input[name=area_m2]").fill(str(area + 50))
     form.locator("input[name=note]").fill("补测后增加")
-    form.locator("input[name=photos][multiple]").set_input_files(str(PHOTOS / "orientation_6_no_gps.jpg"))
+    form.locator("input[name=photos][multiple]").set_input_files(str(photo_path("orientation_6_no_gps.jpg")))
     form.locator("button[type=submit]").click()
     b.page.wait_for_function(f"() => ({total})() === '19,750'")
     b.page.wait_for_function("() => window.gisapp.saved === 1")

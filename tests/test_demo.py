@@ -5,7 +5,6 @@ rules written in layers/figures.toml; the production one runs against the store.
 """
 import datetime as dt
 import inspect
-import re
 import time
 import tomllib
 from pathlib import Path

@@ -10,7 +10,7 @@ import shapely
 
 from gisapp.coords import wgs84_to_gcj02
 from gisapp.errors import ValidationFailed
-from gisapp.gisio import dbf_encoding, export_layer, import_file, read_gis_file
+from gisapp.gisio import dbf_encoding, import_file, read_gis_file
 
 
 def bins(n=3):

@@ -4,7 +4,6 @@ import math
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import prcoords
 import pytest
 import shapely

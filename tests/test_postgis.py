@@ -263,6 +263,58 @@ def test_cell_summary_answers_clusters_exactly_through_writes(empty_store):
         _check_summary(empty_store, 0.004, **filt)
 
 
+def _summary_rows(store) -> dict:
+    return {tuple(r[:5]): tuple(r[5:]) for r in
+            sql(store, "SELECT level, gx, gy, grp, month, n, sx, sy FROM gisapp_report_cells")}
+
+
+def test_a_bulk_insert_adds_the_cell_summary_the_trigger_would(empty_store, monkeypatch):
+    import geopandas as gpd
+    import numpy as np
+    from gisapp.errors import Conflict
+    from gisapp.storage import pg_cells, pg_copy
+    monkeypatch.setattr(pg_copy, "BULK_ROWS", 100)
+    rng = np.random.default_rng(5)
+
+    def rows(n, prefix, community=True):
+        x, y = rng.uniform(104.8, 105.2, n), rng.uniform(29.0, 29.4, n)
+        x[:3] = [104.96044921875, 104.9615478515625, 105.0]  # on cell edges of levels 18, 16, 14
+        data = {"code": [f"{prefix}{i}" for i in range(n)], "category": "dumping", "status": "reported",
+                "source": "field", "reported_at": [f"202{i % 3}-{i % 12 + 1:02d}-0{i % 9 + 1}T08:00:00Z" for i in range(n)]}
+        if community:
+            data["community_code"] = [None, "C1", "C2"] * (n // 3) + [None] * (n % 3)
+        return gpd.GeoDataFrame(data, geometry=shapely.points(x, y), crs=4326)
+    with empty_store.writer("tester") as w:
+        w.insert("reports", rows(60, "T"))  # small: the trigger keeps the summary
+    # from here on the trigger would fail: a bulk insert must pause it and add the summary itself
+    sql(empty_store, "CREATE OR REPLACE FUNCTION gisapp_report_cells() RETURNS trigger LANGUAGE plpgsql "
+                     "AS $$ BEGIN RAISE EXCEPTION 'trigger ran'; END $$")
+    with empty_store.writer("tester") as w:
+        w.insert("reports", rows(900, "A"))
+        w.insert("reports", rows(2000, "B", community=False))  # twice in one transaction, no community given
+    with empty_store.writer("tester") as w:
+        w.insert("reports", rows(150, "E"))  # fewer cells than the summary holds: merged, not rewritten
+    got = _summary_rows(empty_store)
+    assert sql(empty_store, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'gisapp_report_cells_pkey'") \
+        == [("PRIMARY KEY (level, gx, gy, grp, month) INCLUDE (n, sx, sy)",)]
+    with pytest.raises(Exception, match="trigger ran"):  # the trigger is back after the bulk insert
+        with empty_store.writer("tester") as w:
+            w.insert("reports", rows(5, "C"))
+    bad = rows(400, "D")
+    bad.loc[399, "code"] = "A0"  # a duplicate: the whole insert fails, the summary stays as it was
+    with pytest.raises(Conflict):
+        with empty_store.writer("tester") as w:
+            w.insert("reports", bad)
+    assert _summary_rows(empty_store) == got
+    assert sql(empty_store, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'gisapp_report_cells_insert'") == [("O",)]
+    sql(empty_store, "TRUNCATE gisapp_report_cells")
+    sql(empty_store, pg_cells._upsert("reports", ""))  # what the trigger's SQL gives for the same table
+    want = _summary_rows(empty_store)
+    assert got.keys() == want.keys() and sum(v[0] for k, v in got.items() if k[0] == 14) == 3110
+    for key, (n, sx, sy) in want.items():
+        assert got[key][0] == n and got[key][1] == pytest.approx(sx, abs=1e-9) and got[key][2] == pytest.approx(sy, abs=1e-9)
+
+
 def test_cell_summary_is_built_for_an_existing_store(empty_store, registry):
     import geopandas as gpd
     rows = gpd.GeoDataFrame({"code": ["A", "B"], "category": "dumping", "status": "reported", "source": "field",

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 from gisapp.reports.common import now
 
 from conftest import DEMO_PASSWORD, logged_in
-from test_reports_support import PHOTOS, photo, point_on_lane, rapp, with_gps  # noqa: F401
+from test_reports_support import photo, photo_path, point_on_lane, rapp, with_gps  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (scripts/system-deps.sh)")
@@ -64,7 +64,7 @@ def test_report_on_a_phone_then_follow_it_to_closed(rapp, server, chromium, tmp_
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
     page.wait_for_function("document.getElementById('rp-pos').dataset.source === 'geolocation'")
     assert "手机定位" in page.inner_text("#rp-pos") and "±12" in page.inner_text("#rp-pos")
-    page.set_input_files("#rp-camera", str(PHOTOS / "nikon_d70_no_gps.jpg"))
+    page.set_input_files("#rp-camera", str(photo_path("nikon_d70_no_gps.jpg")))
     page.wait_for_selector("#rp-thumbs img")
     page.select_option("#rp-category", "dumping")
     page.fill("#rp-description", "巷子中段堆放装修垃圾")

@@ -22,11 +22,16 @@ EXIFTOOL = shutil.which("exiftool")
 HOUJIE = "510322100031"
 
 
-def photo(name: str) -> bytes:
+def photo_path(name: str) -> Path:
+    """A real camera photo from the shared test data (the test is skipped without it)."""
     path = PHOTOS / name
     if not path.is_file():
         pytest.skip(f"test photo missing: {path}")
-    return path.read_bytes()
+    return path
+
+
+def photo(name: str) -> bytes:
+    return photo_path(name).read_bytes()
 
 
 def exiftool_json(path: Path) -> dict:

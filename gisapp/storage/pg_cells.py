@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
+import shapely
+
 from .base import Where, grid
 
 TABLE, SUMMARY = "reports", "gisapp_report_cells"
@@ -81,6 +85,73 @@ END $$ SET work_mem = '128MB'""")
         conn.execute(f"ANALYZE {SUMMARY}")
         conn.execute(f"COMMENT ON TABLE {SUMMARY} IS 'gisapp cell summary {VERSION}'")
     return rebuild
+
+
+# --- bulk inserts: the summary computed in the app instead of by the trigger ---------------------
+
+COLUMNS = ("level", "gx", "gy", "grp", "month", "n", "sx", "sy")
+_COPY_TYPES = ("int2", "int4", "int4", "text", "text", "int8", "float8", "float8")
+
+
+def aggregate(x: np.ndarray, y: np.ndarray, grp: list, stamps: list) -> pd.DataFrame:
+    """The summary rows of points, as the trigger computes them: per level of :data:`LEVELS`,
+    cell, ``grp`` ('' for None) and month (the first 7 characters of ``stamps``, '' on the
+    levels without months): the count and the sums of x and y. Grouped on integer codes, about
+    ten times faster than the trigger's SQL for a million points."""
+    finest = max(LEVELS)
+    size = 360.0 / 2 ** finest
+    gx, gy = np.floor(x / size).astype(np.int64), np.floor(y / size).astype(np.int64)
+    g_codes, g_names = pd.factorize(pd.Series(grp, dtype=object).fillna(""))
+    m_codes, m_names = pd.factorize(pd.Series(stamps, dtype=object).str[:7])
+    parts = []
+    for level, monthly in LEVELS.items():
+        keys = pd.DataFrame({"gx": gx >> (finest - level), "gy": gy >> (finest - level), "g": g_codes,
+                             "m": m_codes if monthly else -1})
+        sums = keys.assign(x=x, y=y).groupby(["gx", "gy", "g", "m"], sort=False)
+        part = sums.agg(n=("x", "size"), sx=("x", "sum"), sy=("y", "sum")).reset_index()
+        part["grp"] = np.asarray(g_names, dtype=object)[part["g"]]
+        part["month"] = np.append(np.asarray(m_names, dtype=object), "")[part["m"]]
+        parts.append(part.assign(level=level))
+    return pd.concat(parts, ignore_index=True)[list(COLUMNS)]
+
+
+def bulk_points(columns: dict[str, list], geoms) -> tuple | None:
+    """(x, y, grp, stamps) of reports about to be copied in, when the app can compute their
+    summary (every point has coordinates; text values as stored), else None: the trigger does."""
+    x, y = shapely.get_coordinates(geoms).T if len(geoms) else (np.empty(0), np.empty(0))
+    if len(x) != len(geoms) or not (np.isfinite(x).all() and np.isfinite(y).all()) or DATE not in columns:
+        return None
+    return x, y, columns.get(GROUP, [None] * len(x)), columns[DATE]
+
+
+def pause(conn) -> None:
+    """Stop the insert trigger until :func:`add` (inside the caller's transaction)."""
+    conn.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER gisapp_report_cells_insert")
+
+
+def add(conn, points: tuple) -> None:
+    """Add the summary of ``points`` (from :func:`bulk_points`) and restart the insert trigger.
+    The rows are copied into a temporary table, then merged in one upsert, or, when the summary
+    holds fewer rows than come, the summary is rewritten whole and its key rebuilt (faster)."""
+    from .pg_copy import copy_rows, drop_for_bulk
+    cells = aggregate(*points)
+    conn.execute(f"CREATE TEMP TABLE gisapp_cells_new (LIKE {SUMMARY}) ON COMMIT DROP")
+    copy_rows(conn, "gisapp_cells_new", list(COLUMNS), list(_COPY_TYPES),
+              zip(*(cells[c].tolist() for c in COLUMNS)), binary=True)
+    rebuild = drop_for_bulk(conn, SUMMARY, len(cells))
+    if rebuild:
+        conn.execute(f"INSERT INTO gisapp_cells_new SELECT * FROM {SUMMARY}")
+        conn.execute(f"TRUNCATE {SUMMARY}")
+        conn.execute(f"""INSERT INTO {SUMMARY} SELECT level, gx, gy, grp, month, sum(n), sum(sx), sum(sy)
+            FROM gisapp_cells_new GROUP BY 1, 2, 3, 4, 5""")
+        for sql in rebuild:
+            conn.execute(sql)
+    else:
+        conn.execute(f"""INSERT INTO {SUMMARY} AS c SELECT * FROM gisapp_cells_new ORDER BY 1, 2, 3, 4, 5
+            ON CONFLICT (level, gx, gy, grp, month) DO UPDATE
+            SET n = c.n + excluded.n, sx = c.sx + excluded.sx, sy = c.sy + excluded.sy""")
+    conn.execute("DROP TABLE gisapp_cells_new")
+    conn.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER gisapp_report_cells_insert")
 
 
 def _month_after(month: str) -> str:
