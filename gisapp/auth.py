@@ -105,42 +105,37 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-_digest = token_digest
-
-
 def create_token(store: Store, username: str, label: str, actor: str) -> str:
     """A new API token for a user; only its hash is stored. Returns the token (shown once)."""
     if get_user(store, username) is None:
         raise ValidationFailed({"zh": f"没有用户 {username}", "en": f"no user {username}"})
     token = "gis_" + secrets.token_urlsafe(32)
     with store.writer(actor) as w:
-        w.insert("api_tokens", pd.DataFrame([{"token_hash": _digest(token), "username": username,
+        w.insert("api_tokens", pd.DataFrame([{"token_hash": token_digest(token), "username": username,
                                               "label": label, "created_at": utcnow()}]),
                  summary=f"API token for {username}")
     return token
 
 
 def user_for_token(store: Store, token: str) -> User | None:
-    df = store.read("api_tokens", where={"token_hash": _digest(token)}, columns=["username"])
+    df = store.read("api_tokens", where={"token_hash": token_digest(token)}, columns=["username"])
     return None if df.empty else get_user(store, df.iloc[0]["username"])
 
 
-def revoke_token(store: Store, token: str, actor: str) -> bool:
-    """Remove one API token (given in full). Returns whether it existed."""
-    fids = store.read("api_tokens", where={"token_hash": _digest(token)}, columns=["username"], geometry=False).index
-    if len(fids):
-        with store.writer(actor) as w:
-            for fid in fids:
-                w.delete("api_tokens", int(fid))
-    return len(fids) > 0
-
-
-def revoke_tokens(store: Store, username: str, actor: str, label: str | None = None) -> int:
-    """Remove a user's API tokens (only those with ``label`` if given). Returns how many."""
-    where = {"username": username, **({"label": label} if label is not None else {})}
+def _delete_tokens(store: Store, where: dict, actor: str) -> int:
     fids = store.read("api_tokens", where=where, columns=["username"], geometry=False).index
     if len(fids):
         with store.writer(actor) as w:
             for fid in fids:
                 w.delete("api_tokens", int(fid))
     return len(fids)
+
+
+def revoke_token(store: Store, token: str, actor: str) -> bool:
+    """Remove one API token (given in full). Returns whether it existed."""
+    return _delete_tokens(store, {"token_hash": token_digest(token)}, actor) > 0
+
+
+def revoke_tokens(store: Store, username: str, actor: str, label: str | None = None) -> int:
+    """Remove a user's API tokens (only those with ``label`` if given). Returns how many."""
+    return _delete_tokens(store, {"username": username, **({"label": label} if label is not None else {})}, actor)

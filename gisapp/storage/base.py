@@ -151,8 +151,20 @@ def check_geometries(spec: TableSpec, geoms) -> np.ndarray:
     return geoms
 
 
+def quote(identifier: str) -> str:
+    """An SQL identifier, quoted (the same rule in SQLite and PostgreSQL)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 class Writer(ABC):
-    """One write transaction, attributed to an actor. Every change is audited."""
+    """One write transaction, attributed to an actor. Every change is audited. The statements
+    common to both stores are written here with ``MARK`` as the driver's placeholder."""
+
+    MARK = "?"
+
+    def __init__(self, store: "Store", conn, actor: str, remote_addr: str | None):
+        self.store, self.conn, self.actor, self.remote_addr = store, conn, actor, remote_addr
+        self.touched: set[str] = set()
 
     @abstractmethod
     def insert(self, table: str, rows: pd.DataFrame | gpd.GeoDataFrame, summary: str | None = None,
@@ -162,17 +174,84 @@ class Writer(ABC):
         such inserts write no audit row of their own: the copy audits itself once."""
 
     @abstractmethod
-    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None: ...
+    def _run(self, sql: str, params=()):
+        """Run one statement; a failed one raises a gisapp error and leaves the transaction usable."""
 
     @abstractmethod
-    def delete(self, table: str, fid: int) -> None: ...
+    def _geometry(self, geometry) -> tuple[str, Any]:
+        """The SQL expression and parameter that store one (checked) geometry."""
 
-    @abstractmethod
-    def set_meta(self, key: str, value: str) -> None: ...
+    def _checked(self, table: str, rows: pd.DataFrame) -> tuple[TableSpec, list[str], np.ndarray | None]:
+        """For an insert: the table's spec, the columns of ``rows`` it has (any other is refused)
+        and, for a spatial table, the checked geometries."""
+        spec = self.store.spec(table)
+        geometry_name = getattr(rows, "_geometry_column_name", None)
+        check_columns(spec, [c for c in rows.columns if c not in spec.column_names and c != geometry_name])
+        cols = [c for c in rows.columns if c in spec.column_names]
+        if not spec.spatial:
+            return spec, cols, None
+        if not isinstance(rows, gpd.GeoDataFrame):
+            raise ValidationFailed({"zh": "缺少几何数据", "en": "geometry missing"})
+        if rows.crs is not None and rows.crs.to_epsg() != 4326:
+            raise ValidationFailed({"zh": "坐标系必须为 WGS84（EPSG:4326）", "en": "CRS must be WGS84 (EPSG:4326)"})
+        return spec, cols, check_geometries(spec, rows.geometry.values)
 
-    @abstractmethod
+    def _value(self, spec: TableSpec, name: str, value: Any) -> Any:
+        return to_db(value)
+
+    def _inserted(self, table: str, rows: pd.DataFrame, fids: list[int], summary: str | None, keep_fid: bool) -> list[int]:
+        self.touched.add(table)
+        codes = rows["code"].astype(str).tolist() if "code" in rows.columns else fids
+        if not keep_fid:
+            self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
+        return fids
+
+    def _row(self, table: str, fid: int) -> dict[str, Any] | None:
+        df = self.store.read(table, where={"fid": int(fid)})
+        if df.empty:
+            return None
+        row = df.iloc[0].to_dict()
+        if "geometry" in row:
+            row["geometry"] = row["geometry"].wkt if row["geometry"] is not None else None
+        return {k: to_db(v) for k, v in row.items()}
+
+    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None:
+        from ..errors import NotFound
+        spec, m = self.store.spec(table), self.MARK
+        check_columns(spec, values.keys())
+        before = self._row(table, fid)
+        if before is None:
+            raise NotFound({"zh": f"{table} 中没有编号为 {fid} 的记录", "en": f"{table} has no row {fid}"})
+        sets, params = [f"{quote(k)} = {m}" for k in values], [self._value(spec, k, v) for k, v in values.items()]
+        if geometry is not None:
+            expr, value = self._geometry(check_geometries(spec, [geometry])[0])
+            sets.append(f"geom = {expr}")
+            params.append(value)
+        if sets:
+            self._run(f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE fid = {m}", params + [int(fid)])
+        self.touched.add(table)
+        self.audit("update", table, fid, None, before=before, after=self._row(table, fid))
+
+    def delete(self, table: str, fid: int) -> None:
+        before = self._row(table, fid)
+        if before is None:
+            return
+        self._run(f"DELETE FROM {quote(table)} WHERE fid = {self.MARK}", (int(fid),))
+        self.touched.add(table)
+        self.audit("delete", table, fid, None, before=before)
+
+    def set_meta(self, key: str, value: str) -> None:
+        m = self.MARK
+        self._run(f"INSERT INTO gisapp_meta (key, value) VALUES ({m}, {m}) "
+                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
+        self.audit("set_meta", "gisapp_meta", key, None, after={key: value})
+
     def audit(self, action: str, table: str | None, target_id: Any = None, summary: str | None = None,
-              before: Any = None, after: Any = None) -> None: ...
+              before: Any = None, after: Any = None) -> None:
+        self._run("INSERT INTO audit (at, actor, remote_addr, action, target_table, target_id, summary, before, after) "
+                  f"VALUES ({', '.join([self.MARK] * 9)})",
+                  (utcnow(), self.actor, self.remote_addr, action, table,
+                   None if target_id is None else str(target_id), summary, to_json(before), to_json(after)))
 
 
 class Store(ABC):

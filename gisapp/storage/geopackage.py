@@ -21,11 +21,10 @@ import shapely
 from ..errors import Conflict, StoreError, ValidationFailed
 from ..registry import Registry
 from . import gpkg_format as fmt
-from .base import (Store, Where, Writer, check_columns, check_geometries, clusters, grid, to_db, to_json, utcnow,
-                   where_sql)
+from .base import (Store, Where, Writer, quote, check_columns, clusters, grid, to_db, where_sql)
 from .schema import SCHEMA_VERSION, TableSpec
 
-q = fmt.quote
+q = quote
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -203,81 +202,23 @@ class GeoPackageStore(Store):
 
 
 class GeoPackageWriter(Writer):
-    def __init__(self, store: GeoPackageStore, conn: sqlite3.Connection, actor: str, remote_addr: str | None):
-        self.store, self.conn, self.actor, self.remote_addr = store, conn, actor, remote_addr
-        self.touched: set[str] = set()
-
-    def _execute(self, sql: str, params=()):
+    def _run(self, sql: str, params=()):
         try:
             return self.conn.execute(sql, params)
         except sqlite3.IntegrityError as exc:
             raise Conflict({"zh": f"数据冲突：{exc}", "en": f"conflicting data: {exc}"}) from None
 
+    def _geometry(self, geometry) -> tuple[str, Any]:
+        return "?", fmt.encode(geometry)
+
     def insert(self, table: str, rows: pd.DataFrame, summary: str | None = None, *, keep_fid: bool = False) -> list[int]:
-        spec = self.store.spec(table)
-        cols = [c for c in rows.columns if c in spec.column_names]
-        extra = [c for c in rows.columns if c not in spec.column_names and c != getattr(rows, "_geometry_column_name", None)]
-        check_columns(spec, extra)
+        spec, cols, geoms = self._checked(table, rows)
         names = cols + (["geom"] if spec.spatial else [])
         records = [[to_db(v) for v in row] for row in rows[cols].itertuples(index=False, name=None)]
-        if spec.spatial:
-            if not isinstance(rows, gpd.GeoDataFrame):
-                raise ValidationFailed({"zh": "缺少几何数据", "en": "geometry missing"})
-            if rows.crs is not None and rows.crs.to_epsg() != 4326:
-                raise ValidationFailed({"zh": "坐标系必须为 WGS84（EPSG:4326）", "en": "CRS must be WGS84 (EPSG:4326)"})
-            blobs = fmt.encode_many(check_geometries(spec, rows.geometry.values))
-            records = [r + [b] for r, b in zip(records, blobs)]
+        if geoms is not None:
+            records = [r + [b] for r, b in zip(records, fmt.encode_many(geoms))]
         if keep_fid:
             names, records = ["fid"] + names, [[int(i)] + r for i, r in zip(rows.index, records)]
         sql = f"INSERT INTO {q(table)} ({', '.join(map(q, names))}) VALUES ({', '.join('?' * len(names))})"
-        fids = [self._execute(sql, r).lastrowid for r in records]
-        self.touched.add(table)
-        codes = rows["code"].astype(str).tolist() if "code" in rows.columns else fids
-        if not keep_fid:
-            self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
-        return fids
-
-    def _row(self, table: str, fid: int) -> dict[str, Any] | None:
-        df = self.store.read(table, where={"fid": int(fid)})
-        if df.empty:
-            return None
-        row = df.iloc[0].to_dict()
-        if "geometry" in row:
-            row["geometry"] = row["geometry"].wkt if row["geometry"] is not None else None
-        return {k: to_db(v) for k, v in row.items()}
-
-    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None:
-        spec = self.store.spec(table)
-        check_columns(spec, values.keys())
-        before = self._row(table, fid)
-        if before is None:
-            from ..errors import NotFound
-            raise NotFound({"zh": f"{table} 中没有编号为 {fid} 的记录", "en": f"{table} has no row {fid}"})
-        sets, params = [f"{q(k)} = ?" for k in values], [to_db(v) for v in values.values()]
-        if geometry is not None:
-            sets.append("geom = ?")
-            params.append(fmt.encode(check_geometries(spec, [geometry])[0]))
-        if sets:
-            self._execute(f"UPDATE {q(table)} SET {', '.join(sets)} WHERE fid = ?", params + [int(fid)])
-        self.touched.add(table)
-        self.audit("update", table, fid, None, before=before, after=self._row(table, fid))
-
-    def delete(self, table: str, fid: int) -> None:
-        before = self._row(table, fid)
-        if before is None:
-            return
-        self._execute(f"DELETE FROM {q(table)} WHERE fid = ?", (int(fid),))
-        self.touched.add(table)
-        self.audit("delete", table, fid, None, before=before)
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT INTO gisapp_meta (key, value) VALUES (?, ?) "
-                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
-        self.audit("set_meta", "gisapp_meta", key, None, after={key: value})
-
-    def audit(self, action, table, target_id=None, summary=None, before=None, after=None) -> None:
-        self.conn.execute(
-            "INSERT INTO audit (at, actor, remote_addr, action, target_table, target_id, summary, before, after) "
-            "VALUES (?,?,?,?,?,?,?,?,?)",
-            (utcnow(), self.actor, self.remote_addr, action, table,
-             None if target_id is None else str(target_id), summary, to_json(before), to_json(after)))
+        fids = [self._run(sql, r).lastrowid for r in records]
+        return self._inserted(table, rows, fids, summary, keep_fid)

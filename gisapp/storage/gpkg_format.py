@@ -12,6 +12,7 @@ import struct
 import numpy as np
 import shapely
 
+from .base import quote
 from .schema import TableSpec
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -50,10 +51,6 @@ SRS_ROWS = [
     ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
     ("WGS 84 geodetic", 4326, "EPSG", 4326, WGS84_WKT, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
 ]
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 # --- geometry blobs ---------------------------------------------------------

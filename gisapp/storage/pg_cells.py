@@ -131,26 +131,30 @@ def pause(conn) -> None:
 
 def add(conn, points: tuple) -> None:
     """Add the summary of ``points`` (from :func:`bulk_points`) and restart the insert trigger.
-    The rows are copied into a temporary table, then merged in one upsert, or, when the summary
-    holds fewer rows than come, the summary is rewritten whole and its key rebuilt (faster)."""
+    When the summary holds fewer rows than come, it is rewritten whole (merged here, copied in,
+    its key rebuilt after); otherwise the rows are copied into a temporary table and merged in
+    one upsert."""
     from .pg_copy import copy_rows, drop_for_bulk
     cells = aggregate(*points)
-    conn.execute(f"CREATE TEMP TABLE gisapp_cells_new (LIKE {SUMMARY}) ON COMMIT DROP")
-    copy_rows(conn, "gisapp_cells_new", list(COLUMNS), list(_COPY_TYPES),
-              zip(*(cells[c].tolist() for c in COLUMNS)), binary=True)
     rebuild = drop_for_bulk(conn, SUMMARY, len(cells))
+    target = SUMMARY if rebuild else "gisapp_cells_new"
     if rebuild:
-        conn.execute(f"INSERT INTO gisapp_cells_new SELECT * FROM {SUMMARY}")
+        old = pd.DataFrame(conn.execute(f"SELECT {', '.join(COLUMNS)} FROM {SUMMARY}").fetchall(), columns=list(COLUMNS))
+        if len(old):
+            cells = pd.concat([old, cells]).groupby(list(COLUMNS[:5]), sort=False).sum().reset_index()
         conn.execute(f"TRUNCATE {SUMMARY}")
-        conn.execute(f"""INSERT INTO {SUMMARY} SELECT level, gx, gy, grp, month, sum(n), sum(sx), sum(sy)
-            FROM gisapp_cells_new GROUP BY 1, 2, 3, 4, 5""")
+    else:
+        conn.execute(f"CREATE TEMP TABLE gisapp_cells_new (LIKE {SUMMARY}) ON COMMIT DROP")
+    copy_rows(conn, target, list(COLUMNS), list(_COPY_TYPES), zip(*(cells[c].tolist() for c in COLUMNS)), binary=True)
+    if rebuild:
         for sql in rebuild:
             conn.execute(sql)
+        conn.execute(f"ANALYZE {SUMMARY}")
     else:
         conn.execute(f"""INSERT INTO {SUMMARY} AS c SELECT * FROM gisapp_cells_new ORDER BY 1, 2, 3, 4, 5
             ON CONFLICT (level, gx, gy, grp, month) DO UPDATE
             SET n = c.n + excluded.n, sx = c.sx + excluded.sx, sy = c.sy + excluded.sy""")
-    conn.execute("DROP TABLE gisapp_cells_new")
+        conn.execute("DROP TABLE gisapp_cells_new")
     conn.execute(f"ALTER TABLE {TABLE} ENABLE TRIGGER gisapp_report_cells_insert")
 
 

@@ -14,17 +14,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .base import OPERATORS, Where, to_db
+from .base import OPERATORS, Where, quote, to_db
 from .schema import Column, TableSpec
 
 PG_TYPES = {"TEXT": 'text COLLATE "C"', "INTEGER": "bigint", "REAL": "double precision",
             "DATE": 'text COLLATE "C"', "DATETIME": 'text COLLATE "C"', "BOOLEAN": "boolean"}
 SRID = 4326
 WRITER_LOCK = 0x67697361707700  # pg_advisory_xact_lock key: one writer at a time, like SQLite
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def column_type(spec: TableSpec, name: str) -> str:

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..errors import Conflict, NotFound, StoreError, ValidationFailed
+from ..errors import Conflict, StoreError, ValidationFailed
 from ..registry import Registry
 from . import pg_cells, pg_copy
 from . import pg_format as pgf
-from .base import Store, Where, Writer, check_columns, check_geometries, clusters, grid, to_db, to_json, utcnow
+from .base import Store, Where, Writer, check_columns, clusters, grid
 from .pg_pool import Pool, close_on_collect, masked
 from .schema import SCHEMA_VERSION, TableSpec
 
@@ -269,9 +269,7 @@ class PostGISStore(Store):
 
 
 class PostGISWriter(Writer):
-    def __init__(self, store: PostGISStore, conn, actor: str, remote_addr: str | None):
-        self.store, self.conn, self.actor, self.remote_addr = store, conn, actor, remote_addr
-        self.touched: set[str] = set()
+    MARK = "%s"
 
     @contextmanager
     def _step(self):
@@ -279,53 +277,59 @@ class PostGISWriter(Writer):
         with translate_errors(), self.conn.transaction():
             yield
 
+    def _run(self, sql: str, params=()):
+        with self._step():
+            return self.conn.execute(sql, params)
+
+    def _geometry(self, geometry) -> tuple[str, Any]:
+        return f"ST_GeomFromWKB(%s, {pgf.SRID})", shapely.to_wkb(geometry)
+
+    def _value(self, spec: TableSpec, name: str, value: Any) -> Any:
+        return pgf.adapt(pgf.column_type(spec, name), value)
+
     def insert(self, table: str, rows: pd.DataFrame, summary: str | None = None, *, keep_fid: bool = False) -> list[int]:
-        spec = self.store.spec(table)
-        cols = [c for c in rows.columns if c in spec.column_names]
-        extra = [c for c in rows.columns if c not in spec.column_names and c != getattr(rows, "_geometry_column_name", None)]
-        check_columns(spec, extra)
+        spec, cols, geoms = self._checked(table, rows)
         adapted = [pgf.adapt_many(pgf.column_type(spec, c), rows[c]) for c in cols]
         data = [values for values, _ in adapted]
         binary = all(plain for _, plain in adapted)  # else a text COPY: the server parses (and refuses) values
         names, types = ["fid"] + cols, ["int8"] + [pgf.COPY_TYPES[pgf.column_type(spec, c)] for c in cols]
-        if spec.spatial:
-            if not isinstance(rows, gpd.GeoDataFrame):
-                raise ValidationFailed({"zh": "缺少几何数据", "en": "geometry missing"})
-            if rows.crs is not None and rows.crs.to_epsg() != 4326:
-                raise ValidationFailed({"zh": "坐标系必须为 WGS84（EPSG:4326）", "en": "CRS must be WGS84 (EPSG:4326)"})
-            data.append(pgf.ewkb(check_geometries(spec, rows.geometry.values), hex=not binary))
+        if geoms is not None:
+            data.append(pgf.ewkb(geoms, hex=not binary))
             names.append("geom")
             types.append(self.store.geometry_oid(self.conn))
         with self._step():
-            rebuild = pg_copy.drop_for_bulk(self.conn, table, len(rows))
-            fids = [int(i) for i in rows.index] if keep_fid else self._next_fids(table, len(rows), bool(rebuild))
-            cells = self._bulk_cells(table, dict(zip(cols, data)), rows, binary)
-            records = zip(fids, *data)
-            if rebuild and spec.spatial:  # a bulk load goes to disk in spatial order
-                listed = list(records)
-                records = (listed[i] for i in pgf.spatial_order(rows.geometry.values).tolist())
-            pg_copy.copy_rows(self.conn, table, names, types, records, binary)
-            for sql in rebuild:
-                self.conn.execute(sql)
-            if cells is not None:
-                pg_cells.add(self.conn, cells)
-            if rebuild:
-                self.conn.execute(f"ANALYZE {q(table)}")
-            if keep_fid and fids:
-                seq = self.store.sequence(self.conn, table)
-                self.conn.execute(f"SELECT setval(%s, (SELECT max(fid) FROM {q(table)}))", (seq,))
-        self.touched.add(table)
-        codes = rows["code"].astype(str).tolist() if "code" in rows.columns else fids
-        if not keep_fid:
-            self.audit("insert", table, None, summary or f"{len(fids)} rows", after={"count": len(fids), "ids": codes})
+            fids = self._copy(table, rows, keep_fid, geoms, (names, types, data, binary))
+        return self._inserted(table, rows, fids, summary, keep_fid)
+
+    def _copy(self, table, rows, keep_fid, geoms, columns) -> list[int]:
+        """COPY the rows in (``columns``: names, COPY types, values, binary?). A bulk load rebuilds
+        the table's indexes after the COPY and goes to disk in spatial order."""
+        names, types, data, binary = columns
+        rebuild = pg_copy.drop_for_bulk(self.conn, table, len(rows))
+        fids = [int(i) for i in rows.index] if keep_fid else self._next_fids(table, len(rows), bool(rebuild))
+        cells = self._bulk_cells(table, dict(zip(names[1:], data)), geoms, binary)
+        records = zip(fids, *data)
+        if rebuild and geoms is not None:
+            listed = list(records)
+            records = (listed[i] for i in pgf.spatial_order(geoms).tolist())
+        pg_copy.copy_rows(self.conn, table, names, types, records, binary)
+        for sql in rebuild:
+            self.conn.execute(sql)
+        if cells is not None:
+            pg_cells.add(self.conn, cells)
+        if rebuild:
+            self.conn.execute(f"ANALYZE {q(table)}")
+        if keep_fid and fids:
+            seq = self.store.sequence(self.conn, table)
+            self.conn.execute(f"SELECT setval(%s, (SELECT max(fid) FROM {q(table)}))", (seq,))
         return fids
 
-    def _bulk_cells(self, table, columns, rows, binary) -> tuple | None:
+    def _bulk_cells(self, table, columns, geoms, binary) -> tuple | None:
         """For a large insert into the reports: the points whose cell summary the app adds
         itself after the COPY (its trigger paused), several times faster than the trigger."""
-        if table != pg_cells.TABLE or len(rows) < pg_copy.BULK_ROWS or not binary:
+        if table != pg_cells.TABLE or geoms is None or len(geoms) < pg_copy.BULK_ROWS or not binary:
             return None
-        cells = pg_cells.bulk_points(columns, rows.geometry.values)
+        cells = pg_cells.bulk_points(columns, geoms)
         if cells is not None:
             pg_cells.pause(self.conn)
         return cells
@@ -341,52 +345,3 @@ class PostGISWriter(Writer):
             return list(range(last - n + 1, last + 1))
         rows = self.conn.execute("SELECT nextval(%s) FROM generate_series(1, %s)", (seq, n)).fetchall()
         return sorted(r[0] for r in rows)
-
-    def _row(self, table: str, fid: int) -> dict[str, Any] | None:
-        df = self.store.read(table, where={"fid": int(fid)})
-        if df.empty:
-            return None
-        row = df.iloc[0].to_dict()
-        if "geometry" in row:
-            row["geometry"] = row["geometry"].wkt if row["geometry"] is not None else None
-        return {k: to_db(v) for k, v in row.items()}
-
-    def update(self, table: str, fid: int, values: dict[str, Any], geometry=None) -> None:
-        spec = self.store.spec(table)
-        check_columns(spec, values.keys())
-        before = self._row(table, fid)
-        if before is None:
-            raise NotFound({"zh": f"{table} 中没有编号为 {fid} 的记录", "en": f"{table} has no row {fid}"})
-        sets = [f"{q(k)} = %s" for k in values]
-        params = [pgf.adapt(pgf.column_type(spec, k), v) for k, v in values.items()]
-        if geometry is not None:
-            sets.append(f"geom = ST_GeomFromWKB(%s, {pgf.SRID})")
-            params.append(shapely.to_wkb(check_geometries(spec, [geometry])[0]))
-        if sets:
-            with self._step():
-                self.conn.execute(f"UPDATE {q(table)} SET {', '.join(sets)} WHERE fid = %s", params + [int(fid)])
-        self.touched.add(table)
-        self.audit("update", table, fid, None, before=before, after=self._row(table, fid))
-
-    def delete(self, table: str, fid: int) -> None:
-        before = self._row(table, fid)
-        if before is None:
-            return
-        with self._step():
-            self.conn.execute(f"DELETE FROM {q(table)} WHERE fid = %s", (int(fid),))
-        self.touched.add(table)
-        self.audit("delete", table, fid, None, before=before)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._step():
-            self.conn.execute("INSERT INTO gisapp_meta (key, value) VALUES (%s, %s) "
-                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
-        self.audit("set_meta", "gisapp_meta", key, None, after={key: value})
-
-    def audit(self, action, table, target_id=None, summary=None, before=None, after=None) -> None:
-        with self._step():
-            self.conn.execute(
-                "INSERT INTO audit (at, actor, remote_addr, action, target_table, target_id, summary, before, after) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (utcnow(), self.actor, self.remote_addr, action, table,
-                 None if target_id is None else str(target_id), summary, to_json(before), to_json(after)))
