@@ -14,6 +14,8 @@ For each backend and size, on a copy of the demo store (富世街道) with N gen
   ~5 km) and county zoom (~50 km): the whole request, the store's part alone (the count and the
   read or cluster the view needs) and the worker's CPU; whether points or clusters were sent;
   one cluster query; the dashboard (``/api/dashboard``, its per-version cache cleared); the
+  handlers' report list (one page of ``/api/reports``), the counts by community
+  (``/api/reports/communities``) and the next report code of an upload; the
   worker's resident memory after start-up and at its peak (VmHWM), and its Python heap peak;
 - one community's snapshot PDF (``/snapshot/community/<code>.pdf``), and the worker's memory after.
 Times are medians of --repeat runs after one warm-up; nothing here is a test.
@@ -26,6 +28,7 @@ database (``bash scripts/postgres.sh`` as root makes both); the benchmark's data
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
@@ -102,6 +105,10 @@ def worker(url: str, repeat: int, snapshot: bool) -> dict:
         resp = client.get("/api/dashboard")
         assert resp.status_code == 200, resp.status_code
     out["dashboard"] = {"ms": timed(dashboard, repeat)[0] * 1000}
+    for name, path in (("list", "/api/reports?view=all&limit=50&offset=500"), ("communities", "/api/reports/communities")):
+        out[name] = {"ms": timed(lambda path=path: client.get(path).status_code, repeat)[0] * 1000}
+    from gisapp.reports.service import next_code
+    out["next_code"] = {"ms": timed(lambda: next_code(store, dt.datetime.now(dt.timezone.utc)), repeat)[0] * 1000}
     tracemalloc.start()  # the Python heap's peak over one more round (tracing slows every allocation: not timed)
     for box in views.values():
         client.get("/api/map/reports.geojson?bbox=" + ",".join(f"{v:.6f}" for v in box))
@@ -280,7 +287,8 @@ def table(rows: list[dict]) -> str:
         v = r[k]
         return f"{v['ms']:.0f} ({v['store_ms']:.0f}, {v['cpu_ms']:.0f}) {'C' if v['clustered'] else 'P'}{v['features']}"
     head = ["backend", "reports", "import pts/s (CPU)", "assign app s", "assign in db s", "street view ms",
-            "district view ms", "county view ms", "cluster ms", "dashboard ms", "worker MB start/peak",
+            "district view ms", "county view ms", "cluster ms", "dashboard ms", "report list ms (page/comm./code)",
+            "worker MB start/peak",
             "heap peak MB", "snapshot s (MB after)"]
     lines = [head]
     for r in rows:
@@ -290,7 +298,9 @@ def table(rows: list[dict]) -> str:
             f"{r['read_all_s'] + r['assign_s']:.1f} ({r['read_all_s']:.1f} read)",
             f"{r['assign_db_s']:.1f}" if "assign_db_s" in r else "—",
             view(r, "street"), view(r, "district"), view(r, "county"),
-            f"{r['cluster']['ms']:.0f}", f"{r['dashboard']['ms']:.0f}", f"{r['rss_start_mb']:.0f}/{r['rss_peak_mb']:.0f}",
+            f"{r['cluster']['ms']:.0f}", f"{r['dashboard']['ms']:.0f}",
+            f"{r['list']['ms']:.0f}/{r['communities']['ms']:.0f}/{r['next_code']['ms']:.0f}",
+            f"{r['rss_start_mb']:.0f}/{r['rss_peak_mb']:.0f}",
             f"{r['heap_peak_mb']:.0f}",
             f"{snap['ms'] / 1000:.1f} ({snap['rss_after_mb']:.0f})" if snap else "—",
         ])

@@ -142,6 +142,31 @@ def test_handler_lists_mine_overdue_and_by_community(rapp, login_as):
     assert client.get("/api/reports?view=bogus", headers=handler).status_code == 422
 
 
+def test_handler_lists_read_one_page_and_match_the_whole_list(rapp):
+    from gisapp.auth import get_user
+    from gisapp.reports.queries import list_reports, overdue_mask
+    store = rapp.extensions["gisapp"]["store"]
+    when = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    with store.writer("tester") as w:  # some reports taken by the handler, so that "mine" has a few
+        for fid in store.read("reports", where={"status": ["accepted", "dispatched"]}, columns=[], geometry=False).index[:30]:
+            w.update("reports", int(fid), {"assignee": "handler"})
+    every = store.read("reports", columns=["code", "status", "reported_at", "due_at", "assignee", "reporter",
+                                            "dispatch_to"], geometry=False)
+    every = every.assign(_fid=every.index.to_numpy()).sort_values(["reported_at", "_fid"], ascending=False)
+    handler = get_user(store, "handler")
+    open_ = every["status"].isin(["reported", "accepted", "dispatched", "rectified", "verified"])
+    views = {"all": every, "closed": every[every["status"] == "closed"], "open": every[open_],
+             "overdue": every[open_ & overdue_mask(every, when)],
+             "mine": every[open_ & ((every["assignee"] == "handler") | (every["reporter"] == "handler")).fillna(False)]}
+    assert len(views["mine"]) >= 10 and len(views["overdue"]) >= 10
+    for view, want in views.items():
+        for offset, limit in ((0, 20), (7, 25), (len(want) - 3, 10), (len(want) + 5, 10)):
+            page, total = list_reports(store, view, handler, limit=limit, offset=offset, when=when)
+            assert total == len(want), view
+            assert page["code"].tolist() == want["code"].iloc[offset:offset + limit].tolist(), (view, offset)
+            assert page["overdue"].tolist() == overdue_mask(want.iloc[offset:offset + limit], when).tolist()
+
+
 def test_popup_on_the_planner_map_shows_transitions_and_thumbnails(rapp, login_as):
     code, *_ = new_report(rapp)
     client, handler = rapp.test_client(), bearer(rapp, "handler")

@@ -46,6 +46,17 @@ def test_features_round_trip(empty_store):
     assert empty_store.count("back_lanes", where={"community_code": "C1"}) == 3
 
 
+def test_count_by_counts_per_value_in_the_store(empty_store):
+    more = lanes(2, 104.99, "M").assign(community_code="C2")
+    with empty_store.writer("tester") as w:
+        w.insert("back_lanes", pd.concat([lanes(), more]))
+    assert empty_store.count_by("back_lanes", "community_code") == {"C1": 3, "C2": 2}
+    assert empty_store.count_by("back_lanes", "community_code", {"length_m": {">": 101}}) == {"C1": 2, "C2": 1}
+    assert empty_store.count_by("back_lanes", "community_code", {"community_code": "none"}) == {}
+    with pytest.raises(ValidationFailed):
+        empty_store.count_by("back_lanes", "no_such_column")
+
+
 @pytest.mark.gpkg_only
 def test_bbox_query_uses_rtree_and_is_exact(empty_store):
     with empty_store.writer("tester") as w:

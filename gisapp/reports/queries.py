@@ -114,29 +114,35 @@ def list_reports(store: Store, view: str = "all", user: User | None = None, comm
         fail(ValidationFailed, "未知的状态", "unknown status")
     if category and category not in CATEGORIES:
         fail(ValidationFailed, "未知的问题类别", "unknown category")
-    df = store.read(REPORTS, where=_where(view, community, category, status, user, since, until),
-                    columns=LIST_COLUMNS, order_by="reported_at")
-    df = df.iloc[::-1]
-    df = df.assign(overdue=overdue_mask(df, when or utc_now(), due_days))
-    if view == "mine":
-        df = df[_mine(df, user)]
-    elif view == "overdue":
-        df = df[df["overdue"]]
-    limit = max(1, min(int(limit), MAX_LIMIT))
-    return df.iloc[offset:offset + limit], len(df)
+    when, limit, offset = when or utc_now(), max(1, min(int(limit), MAX_LIMIT)), max(0, int(offset))
+    where = _where(view, community, category, status, user, since, until)
+    if view in ("mine", "overdue"):  # decided on a few columns of the open reports, then one page read
+        keys = store.read(REPORTS, where=where, columns=["status", "reported_at", "due_at", "assignee", "reporter",
+                                                         "dispatch_to"], order_by="-reported_at", geometry=False)
+        fids = keys.index[_mine(keys, user) if view == "mine" else overdue_mask(keys, when, due_days)]
+        total, where = len(fids), {"fid": [int(f) for f in fids[offset:offset + limit]]}
+        df = store.read(REPORTS, where=where, columns=LIST_COLUMNS, order_by="-reported_at")
+    else:  # paged in the store: a list of a million reports reads one page
+        total = store.count(REPORTS, where=where)
+        df = store.read(REPORTS, where=where, columns=LIST_COLUMNS, order_by="-reported_at", limit=limit, offset=offset)
+    return df.assign(overdue=overdue_mask(df, when, due_days)), total
 
 
 def by_community(store: Store, due_days: float = 7, when: dt.datetime | None = None) -> list[dict]:
-    """Per community: open, overdue and closed counts (communities without reports too)."""
-    df = store.read(REPORTS, columns=["community_code", "status", "reported_at", "due_at"], geometry=False)
-    df = df.assign(open=df["status"].isin(OPEN), overdue=overdue_mask(df, when or utc_now(), due_days),
-                   closed=df["status"].eq("closed"))
-    counts = df.groupby(df["community_code"].fillna(""))[["open", "overdue", "closed"]].sum()
+    """Per community: open, overdue and closed counts (communities without reports too). Closed
+    reports, the history that grows without end, are counted in the store; the open ones, the
+    work at hand, are read for their due times."""
+    closed = store.count_by(REPORTS, "community_code", {"status": "closed"})
+    df = store.read(REPORTS, where={"status": list(OPEN)}, columns=["community_code", "status", "reported_at", "due_at"],
+                    geometry=False)
+    df = df.assign(open=True, overdue=overdue_mask(df, when or utc_now(), due_days))
+    counts = df.groupby(df["community_code"].fillna(""))[["open", "overdue"]].sum()
     names = store.read("communities", columns=["code", "name"], geometry=False)
     out = []
     for code, name in zip(names["code"], names["name"]):
         c = counts.loc[code] if code in counts.index else None
-        out.append({"code": code, "name": name, **{k: int(c[k]) if c is not None else 0 for k in ("open", "overdue", "closed")}})
+        out.append({"code": code, "name": name, "open": int(c["open"]) if c is not None else 0,
+                    "overdue": int(c["overdue"]) if c is not None else 0, "closed": int(closed.get(code, 0))})
     return out
 
 

@@ -89,7 +89,8 @@ def check_feature_link(store: Store, layer_id, code) -> tuple[str | None, str | 
 def next_code(store: Store, when: dt.datetime) -> str:
     """SByyyymmddNNNN (Beijing date); read inside the write transaction."""
     prefix = f"{CODE_PREFIX}{when.astimezone(BEIJING):%Y%m%d}"
-    codes = store.read(REPORTS, where={"code": {"contains": prefix}}, columns=["code"], geometry=False)["code"]
+    span = {">=": prefix, "<": prefix + "~"}  # a range on the code's unique index, not a scan of every report
+    codes = store.read(REPORTS, where={"code": span}, columns=["code"], geometry=False)["code"]
     numbers = [int(c[len(prefix):]) for c in codes if c.startswith(prefix) and c[len(prefix):].isdigit()]
     return f"{prefix}{max(numbers, default=0) + 1:04d}"
 

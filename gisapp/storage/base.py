@@ -298,6 +298,10 @@ class Store(ABC):
         """Rows matching; with ``limit``, counting stops there (min(count, limit), cheap on large tables)."""
 
     @abstractmethod
+    def count_by(self, table: str, column: str, where: Where | None = None) -> dict[Any, int]:
+        """Rows matching ``where``, counted per value of ``column`` (None for NULL)."""
+
+    @abstractmethod
     def cluster(self, table: str, bbox: tuple[float, float, float, float], cell: float,
                 where: Where | None = None) -> pd.DataFrame:
         """Points of a spatial table in a bbox, grouped on the global grid of :func:`grid`:

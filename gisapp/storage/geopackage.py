@@ -181,6 +181,12 @@ class GeoPackageStore(Store):
         sql, params = self._select(spec, where, bbox, what, rtree_only=True)
         return clusters(self.connect().execute(sql + " GROUP BY gx, gy", params).fetchall())
 
+    def count_by(self, table: str, column: str, where: Where | None = None) -> dict[Any, int]:
+        spec = self.spec(table)
+        check_columns(spec, [column])
+        sql, params = self._select(spec, where, None, f"t.{q(column)}, count(*)")
+        return dict(self.connect().execute(sql + " GROUP BY 1", params).fetchall())
+
     def count(self, table: str, where: Where | None = None, bbox=None, limit: int | None = None) -> int:
         sql, params = self._select(self.spec(table), where, bbox, "1" if limit else "count(*)", rtree_only=True)
         if limit:

@@ -231,6 +231,13 @@ class PostGISStore(Store):
             sql, params = f"SELECT count(*) FROM (SELECT 1 FROM {q(table)} t{clause} LIMIT %s) c", params + [int(limit)]
         return int(self._query(sql, params)[0][0])
 
+    def count_by(self, table: str, column: str, where: Where | None = None) -> dict[Any, int]:
+        spec = self.spec(table)
+        check_columns(spec, [column])
+        clause, params = self._filter(spec, where, None)
+        sql = f"SELECT {pgf.out_expr(pgf.column_type(spec, column), column)}, count(*) FROM {q(table)} t{clause} GROUP BY 1"
+        return {value: int(n) for value, n in self._query(sql, params)}
+
     def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
         """Grid cells aggregated in the database: from the cell summary (pg_cells.py) where it can
         answer, else from the points."""
