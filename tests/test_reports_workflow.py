@@ -144,14 +144,18 @@ def test_handler_lists_mine_overdue_and_by_community(rapp, login_as):
 
 def test_handler_lists_read_one_page_and_match_the_whole_list(rapp):
     from gisapp.auth import get_user
-    from gisapp.reports.queries import list_reports, overdue_mask
+    from gisapp.reports.queries import by_community, list_reports, overdue_mask
     store = rapp.extensions["gisapp"]["store"]
     when = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
     with store.writer("tester") as w:  # some reports taken by the handler, so that "mine" has a few
         for fid in store.read("reports", where={"status": ["accepted", "dispatched"]}, columns=[], geometry=False).index[:30]:
             w.update("reports", int(fid), {"assignee": "handler"})
+    with store.writer("tester") as w:  # some due later, some due earlier; the rest are due a week after being reported
+        fids = store.read("reports", where={"status": "reported"}, columns=[], geometry=False).index[:40]
+        for i, fid in enumerate(fids):
+            w.update("reports", int(fid), {"due_at": "2025-07-01T00:00:00Z" if i % 2 else "2025-05-31T23:59:59Z"})
     every = store.read("reports", columns=["code", "status", "reported_at", "due_at", "assignee", "reporter",
-                                            "dispatch_to"], geometry=False)
+                                            "dispatch_to", "community_code"], geometry=False)
     every = every.assign(_fid=every.index.to_numpy()).sort_values(["reported_at", "_fid"], ascending=False)
     handler = get_user(store, "handler")
     open_ = every["status"].isin(["reported", "accepted", "dispatched", "rectified", "verified"])
@@ -165,6 +169,12 @@ def test_handler_lists_read_one_page_and_match_the_whole_list(rapp):
             assert total == len(want), view
             assert page["code"].tolist() == want["code"].iloc[offset:offset + limit].tolist(), (view, offset)
             assert page["overdue"].tolist() == overdue_mask(want.iloc[offset:offset + limit], when).tolist()
+    assert every["due_at"].notna().sum() == len(fids) >= 6 and len(views["overdue"]) < len(views["open"])
+    counted = {c["code"]: c for c in by_community(store, 7, when)}
+    for community, rows in every.groupby("community_code"):
+        assert counted[community]["open"] == len(views["open"].query("community_code == @community"))
+        assert counted[community]["overdue"] == len(views["overdue"].query("community_code == @community"))
+        assert counted[community]["closed"] == int((rows["status"] == "closed").sum())
 
 
 def test_popup_on_the_planner_map_shows_transitions_and_thumbnails(rapp, login_as):

@@ -224,4 +224,30 @@ def test_indexes_an_older_store_lacks_are_added(empty_store):
             conn.execute('DROP INDEX "idx_reports_3"')
     assert "idx_reports_3" not in _indexes(empty_store)
     empty_store.initialize()
-    assert "idx_reports_3" in _indexes(empty_store)
+    assert "idx_reports_3" in _indexes(empty_store) and empty_store.changes == []
+
+
+def _run(store, *statements):
+    if hasattr(store, "path"):
+        with sqlite3.connect(store.path) as conn:
+            for sql in statements:
+                conn.execute(sql)
+    else:
+        import psycopg
+        with psycopg.connect(store._pool.url, autocommit=True) as conn:
+            return [(lambda cur: cur.fetchall() if cur.description else [])(conn.execute(sql)) for sql in statements][-1]
+
+
+def test_an_index_of_an_older_definition_is_rebuilt(empty_store):
+    # stores made before 2026-12 had idx_reports_2 on reported_at alone
+    _run(empty_store, 'DROP INDEX "idx_reports_2"', 'CREATE INDEX "idx_reports_2" ON reports (reported_at)')
+    empty_store.initialize()
+    assert empty_store.changes == ["rebuilt index idx_reports_2"]
+    if hasattr(empty_store, "path"):
+        with sqlite3.connect(empty_store.path) as conn:
+            assert [r[2] for r in conn.execute('PRAGMA index_info("idx_reports_2")')] == ["reported_at", "fid"]
+    else:
+        assert _run(empty_store, "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_reports_2'")[0][0] \
+            .endswith("(reported_at, fid)")
+    empty_store.initialize()
+    assert empty_store.changes == []

@@ -129,21 +129,20 @@ def list_reports(store: Store, view: str = "all", user: User | None = None, comm
 
 
 def by_community(store: Store, due_days: float = 7, when: dt.datetime | None = None) -> list[dict]:
-    """Per community: open, overdue and closed counts (communities without reports too). Closed
-    reports, the history that grows without end, are counted in the store; the open ones, the
-    work at hand, are read for their due times."""
-    closed = store.count_by(REPORTS, "community_code", {"status": "closed"})
-    df = store.read(REPORTS, where={"status": list(OPEN)}, columns=["community_code", "status", "reported_at", "due_at"],
-                    geometry=False)
-    df = df.assign(open=True, overdue=overdue_mask(df, when or utc_now(), due_days))
-    counts = df.groupby(df["community_code"].fillna(""))[["open", "overdue"]].sum()
+    """Per community: open, overdue and closed counts (communities without reports too), counted
+    in the store. Overdue as :func:`overdue_mask`: open and past ``due_at`` or, without one,
+    past ``reported_at`` + ``due_days`` (the stored times are ISO text in one form, compared as text)."""
+    when = when or utc_now()
+    is_open = {"status": list(OPEN)}
+    counts = {"open": store.count_by(REPORTS, "community_code", is_open),
+              "closed": store.count_by(REPORTS, "community_code", {"status": "closed"})}
+    late = store.count_by(REPORTS, "community_code", {**is_open, "due_at": {">=": "0", "<": stamp(when)}})
+    undated = store.count_by(REPORTS, "community_code", {**is_open, "due_at": None, "reported_at": {
+        "<": stamp(when - dt.timedelta(days=due_days))}})
+    counts["overdue"] = {code: late.get(code, 0) + undated.get(code, 0) for code in set(late) | set(undated)}
     names = store.read("communities", columns=["code", "name"], geometry=False)
-    out = []
-    for code, name in zip(names["code"], names["name"]):
-        c = counts.loc[code] if code in counts.index else None
-        out.append({"code": code, "name": name, "open": int(c["open"]) if c is not None else 0,
-                    "overdue": int(c["overdue"]) if c is not None else 0, "closed": int(closed.get(code, 0))})
-    return out
+    return [{"code": code, "name": name, **{k: int(counts[k].get(code, 0)) for k in ("open", "overdue", "closed")}}
+            for code, name in zip(names["code"], names["name"])]
 
 
 def open311(row: dict, lon: float, lat: float, lang: str = "zh", media_url: str | None = None,

@@ -114,7 +114,7 @@ class GeoPackageStore(Store):
                     self.changes.append(f"created table {spec.name}")
                 else:
                     self.changes += [f"added column {spec.name}.{c}" for c in fmt.add_missing_columns(conn, spec)]
-                    fmt.create_indexes(conn, spec)
+                    self.changes += [f"rebuilt index {name}" for name in fmt.create_indexes(conn, spec)]
             for key, value in (("schema_version", str(SCHEMA_VERSION)), ("data_version", "0")):
                 conn.execute("INSERT OR IGNORE INTO gisapp_meta (key, value) VALUES (?, ?)", (key, value))
         return new

@@ -173,11 +173,18 @@ def _rtree_sql(table: str) -> list[str]:
     ]
 
 
-def create_indexes(conn: sqlite3.Connection, spec: TableSpec) -> None:
-    """The spec's indexes; those a store made by an older version lacks are added."""
+def create_indexes(conn: sqlite3.Connection, spec: TableSpec) -> list[str]:
+    """The spec's indexes: those a store made by an older version lacks are added, those it has
+    on other columns are rebuilt. Returns the names rebuilt."""
+    rebuilt = []
     for i, idx in enumerate(spec.indexes):
         name = quote(f"idx_{spec.name}_{i}")
+        have = [row[2] for row in conn.execute(f"PRAGMA index_info({name})")]
+        if have and have != list(idx):
+            conn.execute(f"DROP INDEX {name}")
+            rebuilt.append(f"idx_{spec.name}_{i}")
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {quote(spec.name)} ({', '.join(map(quote, idx))})")
+    return rebuilt
 
 
 def create_table(conn: sqlite3.Connection, spec: TableSpec, srs_id: int = 4326) -> None:

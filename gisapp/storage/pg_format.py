@@ -183,6 +183,18 @@ def create_table_sql(spec: TableSpec) -> list[str]:
     return statements
 
 
+def stale_indexes(conn, spec: TableSpec) -> list[str]:
+    """Names of the spec's indexes that exist on other columns than the spec's (a store made by
+    an older version): to drop, so that :func:`index_sql` makes them anew."""
+    stale = []
+    for i, idx in enumerate(spec.indexes):
+        name = f"idx_{spec.name}_{i}"
+        row = conn.execute("SELECT pg_get_indexdef(to_regclass(%s))", (quote(name),)).fetchone()
+        if row and row[0] and not row[0].endswith(f" USING btree ({', '.join(idx)})"):
+            stale.append(name)
+    return stale
+
+
 def index_sql(spec: TableSpec) -> list[str]:
     """CREATE INDEX IF NOT EXISTS for the spec's indexes and the GiST index on geom."""
     t = quote(spec.name)

@@ -149,6 +149,9 @@ class PostGISStore(Store):
                     if col.name not in existing[spec.name]:
                         conn.execute(pgf.add_column_sql(spec, col))
                         self.changes.append(f"added column {spec.name}.{col.name}")
+                for name in pgf.stale_indexes(conn, spec):
+                    conn.execute(f"DROP INDEX {q(name)}")
+                    self.changes.append(f"rebuilt index {name}")
                 for sql in pgf.index_sql(spec):
                     conn.execute(sql)
             if pg_cells.TABLE in self.specs and pg_cells.setup(conn):

@@ -125,7 +125,8 @@ REPORTS = TableSpec(
         Column("client_key", "TEXT"),  # the sender's key for this report: a retried upload is stored once
     ),
     geometry_type="Point",
-    indexes=(("status",), ("community_code",), ("reported_at",), ("source", "status"), ("client_key",)),
+    # (reported_at, fid): the handlers' lists, newest first and paged, read from the index
+    indexes=(("status",), ("community_code",), ("reported_at", "fid"), ("source", "status"), ("client_key",)),
     description="Problems reported in the field, found by inspection or raised by residents",
 )
 
