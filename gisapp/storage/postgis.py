@@ -203,9 +203,11 @@ class PostGISStore(Store):
             what.append("ST_AsBinary(t.geom)")
         clause, params = self._filter(spec, where, bbox)
         sql = f"SELECT {', '.join(what)} FROM {q(table)} t{clause}"
-        if order_by:  # NULLs sort as the smallest value, as in SQLite
-            sql += f" ORDER BY t.{q(order_by)} DESC NULLS LAST, t.fid DESC" if desc else \
-                f" ORDER BY t.{q(order_by)} NULLS FIRST, t.fid"
+        if order_by:  # NULLs sort as the smallest value, as in SQLite (said only where there can be
+            # NULLs: an index serves ORDER BY only with its own NULLS order)
+            nullable = not any(c.name == order_by and c.not_null for c in spec.columns) and order_by != "fid"
+            nulls = (" NULLS LAST" if desc else " NULLS FIRST") if nullable else ""
+            sql += f" ORDER BY t.{q(order_by)}{' DESC' if desc else ''}{nulls}, t.fid{' DESC' if desc else ''}"
         else:
             sql += " ORDER BY t.fid"
         if limit is not None:
