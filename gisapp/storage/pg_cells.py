@@ -6,7 +6,8 @@ field reports is answered from a few thousand summary rows instead of every poin
 coarse levels and per (cell, community) on the finest: the count and the sums of x and y. (Months
 on a 140 m grid would hold about as many rows as there are points.) Statement-level triggers with transition tables keep it in step
 with every INSERT (COPY included), UPDATE and DELETE on ``reports``, in the same transaction,
-whoever writes (the app, QGIS, psql). A cluster query at level L reads the summary of the next
+whoever writes (the app, QGIS, psql); the app's own large inserts pause the insert trigger and
+add the same rows themselves (:func:`add`), faster. A cluster query at level L reads the summary of the next
 maintained level ≥ L (one with months when the view is filtered by date), merges its cells
 (``gx >> shift``), and adds the months that the date filter covers only in part from the reports
 themselves, so the counts are exact. Views finer than the finest level, and filters the summary
@@ -96,8 +97,8 @@ _COPY_TYPES = ("int2", "int4", "int4", "text", "text", "int8", "float8", "float8
 def aggregate(x: np.ndarray, y: np.ndarray, grp: list, stamps: list) -> pd.DataFrame:
     """The summary rows of points, as the trigger computes them: per level of :data:`LEVELS`,
     cell, ``grp`` ('' for None) and month (the first 7 characters of ``stamps``, '' on the
-    levels without months): the count and the sums of x and y. Grouped on integer codes, about
-    ten times faster than the trigger's SQL for a million points."""
+    levels without months): the count and the sums of x and y. Grouped on integer codes, several
+    times faster than the trigger's SQL for a million points."""
     finest = max(LEVELS)
     size = 360.0 / 2 ** finest
     gx, gy = np.floor(x / size).astype(np.int64), np.floor(y / size).astype(np.int64)
