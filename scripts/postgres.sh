@@ -5,6 +5,8 @@
 # Makes sure that:
 #   - a cluster exists and is running (Debian's pg_createcluster / pg_ctlcluster),
 #   - a role "gisapp" (password "gisapp", LOGIN CREATEDB) exists,
+#   - a role "gisapp_data" (NOLOGIN) exists that "gisapp" may switch to: the tests run the app as a
+#     role with data rights only, on tables another role owns (as where a DBA owns the schema),
 #   - a database "gisapp" owned by it has the postgis extension,
 #   - a template database "gisapp_template" with postgis exists (the tests clone it).
 # Then prints the URL: postgresql://gisapp:gisapp@127.0.0.1:PORT/gisapp
@@ -62,6 +64,11 @@ psql_as_postgres() { as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$port" "$@"; 
 psql_as_postgres -d postgres -v role="$ROLE" -v password="$PASSWORD" <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'password')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
+SQL
+psql_as_postgres -d postgres -v role="$ROLE" <<'SQL'
+SELECT format('CREATE ROLE %I NOLOGIN', :'role' || '_data')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role' || '_data') \gexec
+SELECT format('GRANT %I TO %I', :'role' || '_data', :'role') \gexec
 SQL
 # the tests drop their throw-away databases WITH (FORCE), which may end other sessions' connections
 psql_as_postgres -d postgres -c "GRANT pg_signal_backend TO \"$ROLE\"" >/dev/null

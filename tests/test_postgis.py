@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pytest
@@ -336,3 +337,41 @@ def test_cell_summary_is_built_for_an_existing_store(empty_store, registry):
     store.initialize()
     assert store.changes == []
     store.close()
+
+
+def test_a_role_with_data_rights_only_runs_the_app_and_bulk_inserts(empty_store, registry, monkeypatch):
+    """Where a DBA owns the tables and the app's role may only read and write rows: the app
+    starts on a current schema, bulk inserts take the paths that need no ownership, and a schema
+    that needs changes stops it with a message saying who must upgrade it."""
+    import geopandas as gpd
+    from gisapp.storage import pg_copy
+    role = psycopg.conninfo.conninfo_to_dict(url_of(empty_store))["user"] + "_data"
+    if not sql(empty_store, "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
+        pytest.skip(f"no role {role} (made by scripts/postgres.sh)")
+    sql(empty_store, f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+    sql(empty_store, f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    monkeypatch.setattr(pg_copy, "BULK_ROWS", 100)
+    indexes = _index_names(empty_store)
+    store = open_store(url_of(empty_store) + f"?options=-c%20role%3D{role}", registry)
+    assert store._query("SELECT current_user")[0][0] == role
+    assert store.initialize() is False and store.changes == []
+    n = 500
+    rows = gpd.GeoDataFrame({"code": [f"R{i}" for i in range(n)], "category": "dumping", "status": "reported",
+                             "source": "field", "reported_at": "2023-04-01T08:00:00Z"},
+                            geometry=shapely.points(104.9 + np.arange(n) * 1e-4, np.full(n, 29.1)), crs=4326)
+    with store.writer("clerk") as w:  # large enough for the owner's bulk paths: here row by row, trigger on
+        fids = w.insert("reports", rows)
+        w.update("reports", fids[0], {"status": "closed"})
+        w.delete("reports", fids[1])
+    assert store.count("reports") == n - 1 and _index_names(empty_store) == indexes
+    assert sql(empty_store, "SELECT sum(n) FROM gisapp_report_cells WHERE level = 14")[0][0] == n - 1
+    _check_summary(store, 0.05)
+    sql(empty_store, "DROP INDEX idx_reports_2")  # a newer layer definition needs an index
+    with pytest.raises(StoreError, match="upgrade-db.*owner"):
+        store.initialize()
+    assert "idx_reports_2" not in _index_names(empty_store) and store.count("reports") == n - 1
+    store.close()
+    owner = open_store(url_of(empty_store), registry)
+    owner.initialize()
+    assert _index_names(empty_store) == indexes
+    owner.close()

@@ -65,14 +65,8 @@ def setup(conn) -> bool:
             gy integer NOT NULL, grp text COLLATE "C" NOT NULL, month text COLLATE "C" NOT NULL,
             n bigint NOT NULL, sx double precision NOT NULL, sy double precision NOT NULL,
             PRIMARY KEY (level, gx, gy, grp, month) INCLUDE (n, sx, sy))""")
-    conn.execute(f"""CREATE OR REPLACE FUNCTION gisapp_report_cells() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN {_upsert('new_rows', '')};
-  ELSIF TG_OP = 'DELETE' THEN {_upsert('old_rows', '-')};
-  ELSE {_upsert(_MOVED.format(side='o'), '-')}; {_upsert(_MOVED.format(side='n'), '')};
-  END IF;
-  RETURN NULL;
-END $$ SET work_mem = '128MB'""")
+    if rebuild or conn.execute("SELECT to_regproc('gisapp_report_cells') IS NULL").fetchone()[0]:
+        _create_function(conn)
     for op, refs in (("INSERT", "NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows"),
                      ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows")):
         name = f"gisapp_report_cells_{op.lower()}"
@@ -86,6 +80,18 @@ END $$ SET work_mem = '128MB'""")
         conn.execute(f"ANALYZE {SUMMARY}")
         conn.execute(f"COMMENT ON TABLE {SUMMARY} IS 'gisapp cell summary {VERSION}'")
     return rebuild
+
+
+def _create_function(conn) -> None:
+    """The trigger function (part of the summary's VERSION: a change to it bumps VERSION)."""
+    conn.execute(f"""CREATE OR REPLACE FUNCTION gisapp_report_cells() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN {_upsert('new_rows', '')};
+  ELSIF TG_OP = 'DELETE' THEN {_upsert('old_rows', '-')};
+  ELSE {_upsert(_MOVED.format(side='o'), '-')}; {_upsert(_MOVED.format(side='n'), '')};
+  END IF;
+  RETURN NULL;
+END $$ SET work_mem = '128MB'""")
 
 
 # --- bulk inserts: the summary computed in the app instead of by the trigger ---------------------

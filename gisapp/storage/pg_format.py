@@ -195,14 +195,19 @@ def stale_indexes(conn, spec: TableSpec) -> list[str]:
     return stale
 
 
-def index_sql(spec: TableSpec) -> list[str]:
-    """CREATE INDEX IF NOT EXISTS for the spec's indexes and the GiST index on geom."""
+def index_sql(spec: TableSpec, have: set[str] | frozenset = frozenset()) -> list[str]:
+    """CREATE INDEX for the spec's indexes and the GiST index on geom, but those named in ``have``
+    (only an owner may create indexes, even IF NOT EXISTS: a store that has them all needs none)."""
     t = quote(spec.name)
-    out = [f"CREATE INDEX IF NOT EXISTS {quote(f'idx_{spec.name}_{i}')} ON {t} ({', '.join(map(quote, idx))})"
-           for i, idx in enumerate(spec.indexes)]
+    out = {f"idx_{spec.name}_{i}": f"({', '.join(map(quote, idx))})" for i, idx in enumerate(spec.indexes)}
     if spec.spatial:
-        out.append(f"CREATE INDEX IF NOT EXISTS {quote(f'{spec.name}_geom_gist')} ON {t} USING gist (geom)")
-    return out
+        out[f"{spec.name}_geom_gist"] = "USING gist (geom)"
+    return [f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {t} {what}" for name, what in out.items() if name not in have]
+
+
+def index_names(conn, table: str) -> set[str]:
+    return {name for (name,) in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                             "AND tablename = %s", (table,)).fetchall()}
 
 
 def add_column_sql(spec: TableSpec, col: Column) -> str:

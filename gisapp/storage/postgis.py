@@ -49,6 +49,8 @@ def translate_errors():
     except psycopg.errors.DataError as exc:
         msg = _message(exc)
         raise ValidationFailed({"zh": f"数据无效：{msg}", "en": f"invalid value: {msg}"}) from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PermissionDenied(_message(exc)) from None
     except psycopg.OperationalError as exc:
         state = getattr(exc, "sqlstate", None) or ""
         if state and not state.startswith(("08", "57P")):  # not a lost connection or a server shutdown
@@ -58,6 +60,14 @@ def translate_errors():
 
 class ConnectionLost(StoreError):
     """The server went away (restart, network); a new connection may work."""
+
+
+class PermissionDenied(StoreError):
+    """The server refused the role a privilege (a grant or the tables' ownership is missing)."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"the database role may not do this: {reason}")
+        self.reason = reason
 
 
 def _message(exc) -> str:
@@ -133,6 +143,15 @@ class PostGISStore(Store):
                              "ask a superuser to run CREATE EXTENSION postgis in it") from None
 
     def initialize(self) -> bool:
+        """Create or upgrade the schema. A role with data rights alone (the tables owned by
+        another role) may run the app on a current schema, but not change it."""
+        try:
+            return self._initialize()
+        except PermissionDenied as exc:
+            raise StoreError(f"the schema of {self.url} needs changes this role may not make "
+                             f"({exc.reason}): run `gisapp upgrade-db` as the owner of its tables") from None
+
+    def _initialize(self) -> bool:
         self.changes = []
         with self.connection() as conn, conn.transaction(), translate_errors():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (pgf.WRITER_LOCK,))
@@ -149,10 +168,12 @@ class PostGISStore(Store):
                     if col.name not in existing[spec.name]:
                         conn.execute(pgf.add_column_sql(spec, col))
                         self.changes.append(f"added column {spec.name}.{col.name}")
+                have = pgf.index_names(conn, spec.name)
                 for name in pgf.stale_indexes(conn, spec):
                     conn.execute(f"DROP INDEX {q(name)}")
+                    have.discard(name)
                     self.changes.append(f"rebuilt index {name}")
-                for sql in pgf.index_sql(spec):
+                for sql in pgf.index_sql(spec, have):
                     conn.execute(sql)
             if pg_cells.TABLE in self.specs and pg_cells.setup(conn):
                 self.changes.append(f"built table {pg_cells.SUMMARY}")
@@ -338,8 +359,10 @@ class PostGISWriter(Writer):
 
     def _bulk_cells(self, table, columns, geoms, binary) -> tuple | None:
         """For a large insert into the reports: the points whose cell summary the app adds
-        itself after the COPY (its trigger paused), several times faster than the trigger."""
-        if table != pg_cells.TABLE or geoms is None or len(geoms) < pg_copy.BULK_ROWS or not binary:
+        itself after the COPY (its trigger paused, which needs the table's owner), several times
+        faster than the trigger."""
+        if (table != pg_cells.TABLE or geoms is None or len(geoms) < pg_copy.BULK_ROWS or not binary
+                or not pg_copy.owns(self.conn, table)):
             return None
         cells = pg_cells.bulk_points(columns, geoms)
         if cells is not None:
