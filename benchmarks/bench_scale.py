@@ -15,9 +15,12 @@ For each backend and size, on a copy of the demo store (富世街道) with N gen
   read or cluster the view needs) and the worker's CPU; whether points or clusters were sent;
   one cluster query; the dashboard (``/api/dashboard``, its per-version cache cleared); the
   handlers' report list (one page of ``/api/reports``), the counts by community
-  (``/api/reports/communities``) and the next report code of an upload; the
-  worker's resident memory after start-up and at its peak (VmHWM), and its Python heap peak;
-- one community's snapshot PDF (``/snapshot/community/<code>.pdf``), and the worker's memory after.
+  (``/api/reports/communities``) and the next report code of an upload; the OGC API's
+  reports collection (its extent recomputed, as after any write) and one page of its items in
+  the street view; the worker's resident memory after start-up and at its peak (VmHWM), and its Python heap peak;
+- one community's snapshot PDF (``/snapshot/community/<code>.pdf``), and the worker's memory after;
+- every report as a GeoPackage download (``/api/export/reports.gpkg``): time, file size and the
+  worker's peak memory after it.
 Times are medians of --repeat runs after one warm-up; nothing here is a test.
 
 Run: .venv/bin/python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--backends gpkg,postgis]
@@ -107,6 +110,15 @@ def worker(url: str, repeat: int, snapshot: bool) -> dict:
     out["dashboard"] = {"ms": timed(dashboard, repeat)[0] * 1000}
     for name, path in (("list", "/api/reports?view=all&limit=50&offset=500"), ("communities", "/api/reports/communities")):
         out[name] = {"ms": timed(lambda path=path: client.get(path).status_code, repeat)[0] * 1000}
+    from gisapp import catalog
+
+    def collection():
+        catalog._extents.clear()  # its extent as after any write: bounds and time span from the indexes
+        resp = client.get("/ogcapi/collections/reports?f=json")
+        assert resp.status_code == 200 and resp.get_json()["extent"]["spatial"], resp.status_code
+    out["ogc_collection"] = {"ms": timed(collection, repeat)[0] * 1000}
+    items = "/ogcapi/collections/reports/items?f=json&limit=100&bbox=" + ",".join(f"{v:.6f}" for v in views["street"])
+    out["ogc_items"] = {"ms": timed(lambda: client.get(items).status_code, repeat)[0] * 1000}
     from gisapp.reports.service import next_code
     out["next_code"] = {"ms": timed(lambda: next_code(store, dt.datetime.now(dt.timezone.utc)), repeat)[0] * 1000}
     tracemalloc.start()  # the Python heap's peak over one more round (tracing slows every allocation: not timed)
@@ -122,6 +134,13 @@ def worker(url: str, repeat: int, snapshot: bool) -> dict:
         resp = client.get(f"/snapshot/community/{code}.pdf")
         out["snapshot"] = {"ms": (time.perf_counter() - t0) * 1000, "status": resp.status_code,
                            "rss_after_mb": rss_mb()}
+    t0 = time.perf_counter()  # every report as a GeoPackage download, read as a client would, in blocks
+    resp, size = client.get("/api/export/reports.gpkg", buffered=False), 0
+    assert resp.status_code == 200, resp.status_code
+    for block in resp.response:
+        size += len(block)
+    resp.close()
+    out["export"] = {"ms": (time.perf_counter() - t0) * 1000, "mb": size / 2**20, "rss_after_mb": rss_mb()}
     store.close()
     return out
 
@@ -287,9 +306,9 @@ def table(rows: list[dict]) -> str:
         v = r[k]
         return f"{v['ms']:.0f} ({v['store_ms']:.0f}, {v['cpu_ms']:.0f}) {'C' if v['clustered'] else 'P'}{v['features']}"
     head = ["backend", "reports", "import pts/s (CPU)", "assign app s", "assign in db s", "street view ms",
-            "district view ms", "county view ms", "cluster ms", "dashboard ms", "report list ms (page/comm./code)",
+            "district view ms", "county view ms", "cluster ms", "dashboard ms", "report list ms (page/comm./code)", "OGC API ms (coll./items)",
             "worker MB start/peak",
-            "heap peak MB", "snapshot s (MB after)"]
+            "heap peak MB", "snapshot s (MB after)", "export s, file MB (MB after)"]
     lines = [head]
     for r in rows:
         snap = r.get("snapshot")
@@ -300,9 +319,11 @@ def table(rows: list[dict]) -> str:
             view(r, "street"), view(r, "district"), view(r, "county"),
             f"{r['cluster']['ms']:.0f}", f"{r['dashboard']['ms']:.0f}",
             f"{r['list']['ms']:.0f}/{r['communities']['ms']:.0f}/{r['next_code']['ms']:.0f}",
+            f"{r['ogc_collection']['ms']:.0f}/{r['ogc_items']['ms']:.0f}",
             f"{r['rss_start_mb']:.0f}/{r['rss_peak_mb']:.0f}",
             f"{r['heap_peak_mb']:.0f}",
             f"{snap['ms'] / 1000:.1f} ({snap['rss_after_mb']:.0f})" if snap else "—",
+            f"{r['export']['ms'] / 1000:.1f}, {r['export']['mb']:.0f} ({r['export']['rss_after_mb']:.0f})",
         ])
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     out = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(line, widths)) + " |" for line in lines]

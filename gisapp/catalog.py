@@ -11,6 +11,9 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+import shapely
+
 from .errors import NotFound
 from .registry import FieldDef, LayerDef, Registry, Title
 from .storage import Store
@@ -147,22 +150,41 @@ _lock = threading.Lock()
 
 
 def _compute_extent(store: Store, coll: Collection) -> dict:
-    gdf = store.read(coll.id, columns=[coll.time_field] if coll.time_field else [])
+    """Bounds and time span from indexes: a few hundred rows read, whatever the collection's size."""
     out: dict = {}
-    if len(gdf) and not gdf.geometry.is_empty.all():
-        out["spatial"] = {"bbox": [[round(float(v), 7) for v in gdf.total_bounds]],
+    box = exact_bounds(store, coll.id)
+    if box is not None:
+        out["spatial"] = {"bbox": [[round(float(v), 7) for v in box]],
                           "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
+    first = last = None
     if coll.time_field:
-        dates = gdf[coll.time_field].dropna()
+        first, last = store.span(coll.id, coll.time_field)
     elif coll.progress:
-        dates = store.read("progress", where={"layer": coll.id}, columns=["record_date"])["record_date"].dropna()
-    else:
-        dates = []
-    if len(dates):
-        first, last = (_instant(str(d)) for d in (min(dates), max(dates)))
-        out["temporal"] = {"interval": [[first, last]],
+        first, last = store.span("progress", "record_date", where={"layer": coll.id})
+    if first is not None:
+        out["temporal"] = {"interval": [[_instant(str(first)), _instant(str(last))]],
                            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
     return out
+
+
+EDGE = 1e-4  # degrees (~10 m): many float32 steps, so the index's box edges lie within it
+
+
+def exact_bounds(store: Store, table: str) -> tuple[float, float, float, float] | None:
+    """The exact bounds of a table's geometries. The spatial index gives a box whose edges lie
+    within float32 steps of the data's; the geometries that set each edge meet a strip EDGE wide
+    along it, so only those strips are read."""
+    box = store.bounds(table)
+    if box is None:
+        return None
+    minx, miny, maxx, maxy = box
+    strips = ((minx, miny, minx + EDGE, maxy), (minx, miny, maxx, miny + EDGE),
+              (maxx - EDGE, miny, maxx, maxy), (minx, maxy - EDGE, maxx, maxy))
+    geoms = [store.read(table, bbox=strip, columns=[]).geometry.to_numpy() for strip in strips]
+    b = shapely.bounds(np.concatenate(geoms))
+    if not len(b) or np.isnan(b).all():
+        return None
+    return (float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])), float(np.nanmax(b[:, 3])))
 
 
 def _instant(value: str) -> str:

@@ -23,8 +23,9 @@ import datetime as dt
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -45,6 +46,7 @@ FORMATS = {"gpkg": ".gpkg", "geojson": ".geojson", "csv": ".csv", "shp.zip": ".s
 MEDIA_TYPES = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
                "csv": "text/csv; charset=utf-8", "shp.zip": "application/zip"}
 ALL = "all"
+CHUNK = 50_000  # rows read at a time
 TABLES = {"progress": "record_date", "activity_log": "log_date", "support_units": None}  # table -> date column
 PRIVATE_COLUMNS = {"progress": ["author"], "activity_log": ["author"], "support_units": ["contact"]}
 
@@ -111,11 +113,21 @@ def _query(coll: Collection, flt: Filter, strict: bool) -> Query:
     return Query(where=where, statuses=wanted if coll.progress else (), as_of=flt.as_of)
 
 
-def frame(store: Store, coll: Collection, flt: Filter, include_private: bool, strict: bool = True) -> gpd.GeoDataFrame:
-    """The collection's features with their state, filtered, columns in output order."""
-    result = run(store, coll, _query(coll, flt, strict), include_private)
+def frames(store: Store, coll: Collection, flt: Filter, include_private: bool, strict: bool = True,
+           chunk: int | None = None) -> Iterator[gpd.GeoDataFrame]:
+    """The collection's features with their state, filtered, columns in output order: in chunks
+    of ``chunk`` rows (fid order, each read after the last fid seen), so that an export of a
+    million reports holds one chunk in memory. At least one chunk, maybe empty."""
+    q, chunk, last = _query(coll, flt, strict), chunk or CHUNK, None
     columns = list(coll.property_types(include_private))
-    return result.frame[columns + [result.frame.geometry.name]]
+    while True:
+        where = q.where if last is None else {**q.where, "fid": {">": last}}
+        df = run(store, coll, replace(q, where=where, limit=chunk), include_private).frame
+        if len(df) or last is None:
+            yield df[columns + [df.geometry.name]]
+        if len(df) < chunk:
+            return
+        last = int(df.index.max())
 
 
 def _typed(df: gpd.GeoDataFrame, coll: Collection, include_private: bool, with_id: bool = True) -> gpd.GeoDataFrame:
@@ -125,7 +137,9 @@ def _typed(df: gpd.GeoDataFrame, coll: Collection, include_private: bool, with_i
     if with_id and "id" not in df.columns:
         df.insert(0, "id", df.index.to_numpy())
     for name, type_ in coll.property_types(include_private).items():
-        if type_ == "integer":
+        if type_ == "real" and df[name].isna().all():  # a chunk of missing values: not a text field
+            df[name] = df[name].astype("float64")
+        elif type_ == "integer":
             df[name] = pd.array(df[name].astype("Float64").round(), dtype="Int64")
         elif type_ == "boolean":
             df[name] = df[name].map(lambda v: None if v is None or v != v else bool(v)).astype("boolean")
@@ -161,12 +175,12 @@ def write_gpkg(store: Store, colls: list[Collection], flt: Filter, path: Path, i
     """Layers (and, for 'all', the attribute tables and the QGIS styles) in one GeoPackage."""
     total, codes, first = 0, {}, True
     for coll in colls:
-        df = frame(store, coll, flt, include_private, strict=not with_tables)
-        if coll.progress:
-            codes[coll.id] = set(df[coll.link_field]) if coll.link_field in df else set()
-        options = {"dataset_options": {"VERSION": "1.2"}} if first else {"append": False}
-        _write_layer(_typed(df, coll, include_private), path, coll.id, coll.geometry, **options)
-        total, first = total + len(df), False
+        for i, df in enumerate(frames(store, coll, flt, include_private, strict=not with_tables)):
+            if coll.progress:
+                codes.setdefault(coll.id, set()).update(df[coll.link_field] if coll.link_field in df else ())
+            options = {"dataset_options": {"VERSION": "1.2"}} if first else {"append": i > 0}
+            _write_layer(_typed(df, coll, include_private), path, coll.id, coll.geometry, **options)
+            total, first = total + len(df), False
     if with_tables:  # 'all': the records, and QGIS styles (one layer files stay one layer)
         for table in TABLES:
             pyogrio.write_dataframe(records(store, table, flt, codes, include_private), path, layer=table)
@@ -174,10 +188,18 @@ def write_gpkg(store: Store, colls: list[Collection], flt: Filter, path: Path, i
     return total
 
 
-def write_geojson(df: gpd.GeoDataFrame, coll: Collection, path: Path, include_private: bool) -> None:
-    doc = {"type": "FeatureCollection", "name": coll.id,
-           "features": features(df, coll.property_types(include_private))}
-    path.write_bytes(orjson.dumps(doc))
+def write_geojson(chunks: Iterable[gpd.GeoDataFrame], coll: Collection, path: Path, include_private: bool) -> int:
+    """One FeatureCollection, written chunk by chunk."""
+    types, total = coll.property_types(include_private), 0
+    with path.open("wb") as out:
+        out.write(b'{"type":"FeatureCollection","name":' + orjson.dumps(coll.id) + b',"features":[')
+        for df in chunks:
+            feats = features(df, types)
+            if feats:
+                out.write((b"," if total else b"") + b",".join(orjson.dumps(f) for f in feats))
+            total += len(df)
+        out.write(b"]}")
+    return total
 
 
 def csv_frame(df: gpd.GeoDataFrame, coll: Collection, include_private: bool) -> pd.DataFrame:
@@ -191,8 +213,13 @@ def csv_frame(df: gpd.GeoDataFrame, coll: Collection, include_private: bool) -> 
     return out
 
 
-def write_csv(df: gpd.GeoDataFrame, coll: Collection, path: Path, include_private: bool) -> None:
-    csv_frame(df, coll, include_private).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+def write_csv(chunks: Iterable[gpd.GeoDataFrame], coll: Collection, path: Path, include_private: bool) -> int:
+    total = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
+        for i, df in enumerate(chunks):
+            csv_frame(df, coll, include_private).to_csv(out, index=False, header=i == 0, lineterminator="\r\n")
+            total += len(df)
+    return total
 
 
 def short_names(columns: list[str]) -> dict[str, str]:
@@ -207,17 +234,19 @@ def short_names(columns: list[str]) -> dict[str, str]:
     return out
 
 
-def write_shapefile(df: gpd.GeoDataFrame, coll: Collection, folder: Path, include_private: bool) -> Path:
+def write_shapefile(chunks: Iterable[gpd.GeoDataFrame], coll: Collection, folder: Path, include_private: bool) -> int:
     """<layer>.shp (+ .shx .dbf .prj .cpg) and <layer>_fields.csv (short name -> field)."""
     names = short_names(["id", *coll.property_types(include_private)])
-    path = folder / f"{coll.id}.shp"
-    _write_layer(_typed(df, coll, include_private).rename(columns=names), path, coll.id, coll.geometry,
-                 encoding="UTF-8")
+    path, total = folder / f"{coll.id}.shp", 0
+    for i, df in enumerate(chunks):
+        _write_layer(_typed(df, coll, include_private).rename(columns=names), path, coll.id, coll.geometry,
+                     encoding="UTF-8", append=i > 0)
+        total += len(df)
     mapping = pd.DataFrame({"shapefile_field": list(names.values()), "field": list(names),
                             "title_zh": [coll.label(n, "zh") for n in names],
                             "title_en": [coll.label(n, "en") for n in names]})
     mapping.to_csv(folder / f"{coll.id}_fields.csv", index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    return path
+    return total
 
 
 def _zip_folder(folder: Path, target: Path) -> None:
@@ -251,9 +280,8 @@ def export(store: Store, layer: str, fmt: str, path: str | Path, flt: Filter = F
         _bad("“全部图层”只能导出为 GeoPackage 或 Shapefile 压缩包", "'all' exports only as gpkg or shp.zip")
     if fmt in ("shp", "shp.zip"):
         return _export_shapefiles(store, colls, flt, path, include_private, zipped=fmt == "shp.zip", strict=layer != ALL)
-    df = frame(store, colls[0], flt, include_private)
-    (write_geojson if fmt == "geojson" else write_csv)(df, colls[0], path, include_private)
-    return len(df)
+    chunks = frames(store, colls[0], flt, include_private)
+    return (write_geojson if fmt == "geojson" else write_csv)(chunks, colls[0], path, include_private)
 
 
 def _export_shapefiles(store, colls, flt, path: Path, include_private: bool, zipped: bool, strict: bool) -> int:
@@ -264,9 +292,7 @@ def _export_shapefiles(store, colls, flt, path: Path, include_private: bool, zip
     with tempfile.TemporaryDirectory(prefix="gisapp-shp-") as tmp:
         folder = Path(tmp)
         for coll in colls:
-            df = frame(store, coll, flt, include_private, strict)
-            write_shapefile(df, coll, folder, include_private)
-            total += len(df)
+            total += write_shapefile(frames(store, coll, flt, include_private, strict), coll, folder, include_private)
         if zipped:
             _zip_folder(folder, path)
             return total
@@ -277,12 +303,17 @@ def _export_shapefiles(store, colls, flt, path: Path, include_private: bool, zip
     return total
 
 
-def export_bytes(store: Store, layer: str, fmt: str, flt: Filter = Filter(), include_private: bool = True) -> bytes:
-    """The export as bytes (for downloads)."""
-    with tempfile.TemporaryDirectory(prefix="gisapp-export-") as tmp:
-        path = Path(tmp) / f"{layer}{FORMATS[fmt]}"
+def export_to_temp(store: Store, layer: str, fmt: str, flt: Filter = Filter(), include_private: bool = True) -> Path:
+    """The export written in a new temporary folder (for downloads, sent from disk); the caller
+    removes ``path.parent``. Nothing is left behind when it fails."""
+    folder = Path(tempfile.mkdtemp(prefix="gisapp-export-"))
+    try:
+        path = folder / f"{layer}{FORMATS[fmt]}"
         export(store, layer, fmt, path, flt, include_private)
-        return path.read_bytes()
+        return path
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 SUFFIX_FORMATS = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".csv": "csv",

@@ -12,7 +12,8 @@ from an index built once per data version through ``Store.read`` (any backend):
 A page is then a few numpy comparisons and one ``orjson.dumps``. The index is
 rebuilt lazily when the store's data version changes, and kept only for
 collections of at most ``max_features`` features; everything else (HTML,
-``datetime``, big collections) uses :func:`gisapp.query.run`.
+``datetime``, big collections, and the field reports, written all day) uses
+:func:`gisapp.query.run`, which pages in the store.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy as np
 import orjson
 import shapely
 
-from .catalog import Collection
+from .catalog import REPORTS, Collection
 from .geojson import features
 from .query import Query, run
 from .storage import Store
@@ -109,6 +110,8 @@ class FeatureIndexes:
         self._lock = threading.Lock()
 
     def get(self, store: Store, coll: Collection, include_private: bool) -> Index | None:
+        if coll.id == REPORTS:  # written all day: every upload would rebuild it; paged in the store
+            return None
         version = store.data_version()
         key = (store.url, version, coll.id, include_private)
         found = self._indexes.get(key, _MISSING)  # one dict operation: safe beside a rebuild

@@ -3,8 +3,10 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 import pyogrio
@@ -192,8 +194,42 @@ def test_all_as_zipped_shapefiles(store, tmp_path, registry):
     assert total == sum(store.count(c.id) for c in all_collections(registry))
 
 
+@pytest.mark.parametrize("layer, flt", [("reports", Filter()), ("back_lanes", parse_filter(None, "done,accepted", None)),
+                                         ("waste_bins", parse_filter(LANES_COMMUNITY, None, "2023-08-31"))])
+def test_exports_read_in_chunks_give_the_same_files(store, tmp_path, monkeypatch, layer, flt):
+    """A large export is read and written a chunk at a time; the files are those of one read."""
+    from gisapp import exports
+    coll = get_collection(store.registry, layer)
+    whole = list(exports.frames(store, coll, flt, True))
+    assert len(whole) == 1 and len(whole[0]) > 7
+    small = list(exports.frames(store, coll, flt, True, chunk=7))
+    assert len(small) == -(-len(whole[0]) // 7) and all(len(c) == 7 for c in small[:-1])
+    def values(df):  # a chunk of missing values is object, not str: compare values
+        return df.astype(object).where(df.notna(), None)
+    pd.testing.assert_frame_equal(values(pd.concat(small)), values(whole[0]))
+    sizes = (exports.CHUNK, 7)
+    assert sizes[0] > len(whole[0])
+    for fmt in ("gpkg", "geojson", "csv", "shp.zip"):
+        paths = {}
+        for chunk in sizes:
+            monkeypatch.setattr(exports, "CHUNK", chunk)
+            paths[chunk] = tmp_path / f"{chunk}{exports.FORMATS[fmt]}"
+            assert export(store, layer, fmt, paths[chunk], flt) == len(whole[0])
+        one, many = paths[sizes[0]], paths[7]
+        if fmt in ("geojson", "csv"):
+            assert one.read_bytes() == many.read_bytes(), fmt
+            continue
+        read = (lambda p: pyogrio.read_dataframe(f"/vsizip/{p}/{layer}.shp")) if fmt == "shp.zip" else pyogrio.read_dataframe
+        a, b = read(one), read(many)
+        assert len(a) == len(whole[0]) and list(a.dtypes) == list(b.dtypes), fmt
+        assert a.drop(columns="geometry").equals(b.drop(columns="geometry")), fmt
+        assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all(), fmt
+
+
 # --- downloads and the command line ----------------------------------------------------------
 def test_download_urls(client, store):
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.glob("gisapp-export-*"))
     resp = client.get(f"/api/export/back_lanes.csv?community={LANES_COMMUNITY}&status=done,accepted")
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/csv")
     assert resp.headers["Content-Disposition"].startswith('attachment; filename="back_lanes-510322100026-')
@@ -203,6 +239,8 @@ def test_download_urls(client, store):
                         ("markets.shp.zip", "application/zip")]:
         resp = client.get(f"/api/export/{name}?as_of=2023-06-30")
         assert resp.status_code == 200 and resp.mimetype == media, name
+        assert int(resp.headers["Content-Length"]) == len(resp.data) > 0
+    assert set(temp.glob("gisapp-export-*")) == before  # sent from disk, then removed
 
 
 @pytest.mark.parametrize("url, status", [

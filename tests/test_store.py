@@ -57,6 +57,32 @@ def test_count_by_counts_per_value_in_the_store(empty_store):
         empty_store.count_by("back_lanes", "no_such_column")
 
 
+def test_bounds_and_span_come_from_the_indexes_and_are_exact(empty_store):
+    from gisapp.catalog import exact_bounds
+    assert empty_store.bounds("back_lanes") is None and exact_bounds(empty_store, "back_lanes") is None
+    assert empty_store.span("back_lanes", "length_m") == (None, None)
+    # coordinates a float32 box cannot hold: the index's box is a little larger, the exact one is not
+    edge = [shapely.LineString([(104.9700001234567, 29.1800000987), (104.9712345678901, 29.1812345678901)]),
+            shapely.LineString([(105.0123456789012, 29.2098765432101), (105.0100000000001, 29.2000000000001)])]
+    data = pd.concat([lanes(40), gpd.GeoDataFrame({"code": ["E0", "E1"], "name": "边", "community_code": ["C3", "C2"],
+                                                   "length_m": [None, 7.25]}, geometry=edge, crs=4326)])
+    data.loc[data["code"] == "L5", "geometry"] = shapely.from_wkt("LINESTRING EMPTY")
+    with empty_store.writer("tester") as w:
+        w.insert("back_lanes", data)
+    want = tuple(empty_store.read("back_lanes").total_bounds)
+    box = empty_store.bounds("back_lanes")
+    assert all(abs(a - b) < 5e-5 for a, b in zip(box, want))
+    assert box[0] <= want[0] and box[1] <= want[1] and box[2] >= want[2] and box[3] >= want[3]
+    assert exact_bounds(empty_store, "back_lanes") == want
+    assert empty_store.span("back_lanes", "length_m") == (7.25, 139.5)
+    assert empty_store.span("back_lanes", "code", {"community_code": "C1"}) == ("L0", "L9")
+    assert empty_store.span("back_lanes", "community_code") == ("C1", "C3")
+    with pytest.raises(ValidationFailed):
+        empty_store.span("back_lanes", "no_such_column")
+    with pytest.raises(ValidationFailed):
+        empty_store.bounds("users")
+
+
 @pytest.mark.gpkg_only
 def test_bbox_query_uses_rtree_and_is_exact(empty_store):
     with empty_store.writer("tester") as w:

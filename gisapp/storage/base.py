@@ -302,6 +302,16 @@ class Store(ABC):
         """Rows matching ``where``, counted per value of ``column`` (None for NULL)."""
 
     @abstractmethod
+    def bounds(self, table: str) -> tuple[float, float, float, float] | None:
+        """A box holding every geometry of a spatial table, read from its spatial index (float32
+        boxes: an edge may lie a few float32 steps outside the data); None when it has none."""
+
+    @abstractmethod
+    def span(self, table: str, column: str, where: Where | None = None) -> tuple[Any, Any]:
+        """The smallest and largest non-NULL value of ``column`` among the rows matching
+        ``where`` (None, None when there is none); an index on the column answers at once."""
+
+    @abstractmethod
     def cluster(self, table: str, bbox: tuple[float, float, float, float], cell: float,
                 where: Where | None = None) -> pd.DataFrame:
         """Points of a spatial table in a bbox, grouped on the global grid of :func:`grid`:

@@ -170,6 +170,20 @@ class GeoPackageStore(Store):
             gdf = gdf[shapely.intersects(gdf.geometry.values._data, shapely.box(*bbox))]
         return gdf
 
+    def bounds(self, table: str) -> tuple[float, float, float, float] | None:
+        spec = self.spec(table)
+        if not spec.spatial:
+            raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+        row = self.connect().execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {q(fmt.rtree_name(table))}").fetchone()
+        return None if row[0] is None else tuple(float(v) for v in row)
+
+    def span(self, table: str, column: str, where: Where | None = None) -> tuple[Any, Any]:
+        spec = self.spec(table)
+        check_columns(spec, [column])
+        low, params = self._select(spec, where, None, f"min(t.{q(column)})")
+        high, _ = self._select(spec, where, None, f"max(t.{q(column)})")
+        return tuple(self.connect().execute(f"SELECT ({low}), ({high})", params + params).fetchone())  # one min/max each: an index serves it
+
     def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
         """Grid clusters from the R-tree alone (points: minx = x), joined to the table only to filter."""
         spec = self.spec(table)

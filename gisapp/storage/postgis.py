@@ -264,6 +264,22 @@ class PostGISStore(Store):
         sql = f"SELECT {pgf.out_expr(pgf.column_type(spec, column), column)}, count(*) FROM {q(table)} t{clause} GROUP BY 1"
         return {value: int(n) for value, n in self._query(sql, params)}
 
+    def bounds(self, table: str) -> tuple[float, float, float, float] | None:
+        spec = self.spec(table)
+        if not spec.spatial:
+            raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+        row = self._query(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                          f"(SELECT ST_Extent(geom) AS e FROM {q(table)}) s")[0]
+        return None if row[0] is None else tuple(float(v) for v in row)
+
+    def span(self, table: str, column: str, where: Where | None = None) -> tuple[Any, Any]:
+        spec = self.spec(table)
+        check_columns(spec, [column])
+        clause, params = self._filter(spec, where, None)
+        out = pgf.out_expr(pgf.column_type(spec, column), column)
+        # min and max each become one probe of an index on the column (the planner's MinMaxAgg)
+        return tuple(self._query(f"SELECT min({out}), max({out}) FROM {q(table)} t{clause}", params)[0])
+
     def cluster(self, table: str, bbox, cell: float, where: Where | None = None) -> pd.DataFrame:
         """Grid cells aggregated in the database: from the cell summary (pg_cells.py) where it can
         answer, else from the points."""

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import shutil
+
 from flask import Blueprint, Response, request
 
 from .. import exports, openapi
@@ -33,11 +35,22 @@ def export(name: str):
     layer, fmt = exports.parse_name(name)
     params = check_params(request.args, EXPORT_PARAMS)
     flt = exports.parse_filter(params.get("community"), params.get("status"), params.get("as_of"))
-    data = exports.export_bytes(get_store(), layer, fmt, flt, include_private())
+    path = exports.export_to_temp(get_store(), layer, fmt, flt, include_private())
     filename = f"{layer}-{flt.community + '-' if flt.community else ''}{flt.stamp()}{exports.FORMATS[fmt]}"
-    return Response(data, mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
-                    headers={"Content-Type": exports.MEDIA_TYPES[fmt],
+    return Response(_sent_then_removed(path), mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
+                    headers={"Content-Type": exports.MEDIA_TYPES[fmt], "Content-Length": str(path.stat().st_size),
                              "Content-Disposition": f"attachment; filename=\"{_ascii(filename)}\""})
+
+
+def _sent_then_removed(path):
+    """The file in blocks (a large export never sits in memory whole); its folder is removed
+    once sent, or when the client goes away (the server closes the generator)."""
+    try:
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                yield block
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _ascii(name: str) -> str:
