@@ -240,6 +240,12 @@ def test_download_urls(client, store):
         resp = client.get(f"/api/export/{name}?as_of=2023-06-30")
         assert resp.status_code == 200 and resp.mimetype == media, name
         assert int(resp.headers["Content-Length"]) == len(resp.data) > 0
+    head = client.head("/api/export/reports.csv")  # never read: removed when the server closes it
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) > 0
+    head.close()
+    gone = client.get("/api/export/reports.gpkg", buffered=False)  # a client that goes away midway
+    next(iter(gone.response))
+    gone.close()
     assert set(temp.glob("gisapp-export-*")) == before  # sent from disk, then removed
 
 

@@ -37,14 +37,16 @@ def export(name: str):
     flt = exports.parse_filter(params.get("community"), params.get("status"), params.get("as_of"))
     path = exports.export_to_temp(get_store(), layer, fmt, flt, include_private())
     filename = f"{layer}-{flt.community + '-' if flt.community else ''}{flt.stamp()}{exports.FORMATS[fmt]}"
-    return Response(_sent_then_removed(path), mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
+    resp = Response(_sent_then_removed(path), mimetype=exports.MEDIA_TYPES[fmt].split(";")[0],
                     headers={"Content-Type": exports.MEDIA_TYPES[fmt], "Content-Length": str(path.stat().st_size),
                              "Content-Disposition": f"attachment; filename=\"{_ascii(filename)}\""})
+    resp.call_on_close(lambda: shutil.rmtree(path.parent, ignore_errors=True))  # also when never read (HEAD)
+    return resp
 
 
 def _sent_then_removed(path):
     """The file in blocks (a large export never sits in memory whole); its folder is removed
-    once sent, or when the client goes away (the server closes the generator)."""
+    once sent, or when the client goes away (the server closes the response)."""
     try:
         with path.open("rb") as f:
             while block := f.read(1 << 20):
