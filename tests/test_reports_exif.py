@@ -17,8 +17,9 @@ LIMITS = dict(max_bytes=15_000_000, max_pixels=40_000_000)
 
 @pytest.mark.parametrize("name", ["nikon_coolpix_p6000_gps.jpg", "iphone6_gps_downscaled.jpg"])
 def test_gps_matches_exiftool(name):
+    data = photo(name)  # skips when the shared photos are absent
     truth = exiftool_json(PHOTOS / name)
-    meta = process(photo(name), name, **LIMITS).meta
+    meta = process(data, name, **LIMITS).meta
     assert meta.lat == pytest.approx(truth["Composite:GPSLatitude"], abs=1e-6)
     assert meta.lon == pytest.approx(truth["Composite:GPSLongitude"], abs=1e-6)
     if "Composite:GPSAltitude" in truth:
