@@ -118,6 +118,11 @@ def check_columns(spec: TableSpec, names) -> None:
              "en": f"table {spec.name} has no column: {', '.join(unknown)}"})
 
 
+def check_spatial(spec: TableSpec) -> None:
+    if not spec.spatial:
+        raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+
+
 def check_geometries(spec: TableSpec, geoms) -> np.ndarray:
     """Geometries fit for the table: right type (single promoted to multi), valid."""
     geoms = np.asarray(geoms, dtype=object)

@@ -18,10 +18,10 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from ..errors import Conflict, StoreError, ValidationFailed
+from ..errors import Conflict, StoreError
 from ..registry import Registry
 from . import gpkg_format as fmt
-from .base import (Store, Where, Writer, quote, check_columns, clusters, grid, to_db, where_sql)
+from .base import (Store, Where, Writer, quote, check_columns, check_spatial, clusters, grid, to_db, where_sql)
 from .schema import SCHEMA_VERSION, TableSpec
 
 q = quote
@@ -131,8 +131,8 @@ class GeoPackageStore(Store):
         """
         check_columns(spec, (where or {}).keys())
         clause, params = where_sql(where, q)
-        if bbox is not None and not spec.spatial:
-            raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+        if bbox is not None:
+            check_spatial(spec)
         if bbox is None:
             return f"SELECT {what} FROM {q(spec.name)} t" + clause, params
         minx, miny, maxx, maxy = (float(v) for v in bbox)
@@ -171,9 +171,7 @@ class GeoPackageStore(Store):
         return gdf
 
     def bounds(self, table: str) -> tuple[float, float, float, float] | None:
-        spec = self.spec(table)
-        if not spec.spatial:
-            raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+        check_spatial(self.spec(table))
         row = self.connect().execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {q(fmt.rtree_name(table))}").fetchone()
         return None if row[0] is None else tuple(float(v) for v in row)
 

@@ -25,7 +25,7 @@ from ..errors import Conflict, StoreError, ValidationFailed
 from ..registry import Registry
 from . import pg_cells, pg_copy
 from . import pg_format as pgf
-from .base import Store, Where, Writer, check_columns, clusters, grid
+from .base import Store, Where, Writer, check_columns, check_spatial, clusters, grid
 from .pg_pool import Pool, close_on_collect, masked
 from .schema import SCHEMA_VERSION, TableSpec
 
@@ -202,8 +202,7 @@ class PostGISStore(Store):
         check_columns(spec, (where or {}).keys())
         parts, params = [], []
         if bbox is not None:
-            if not spec.spatial:
-                raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+            check_spatial(spec)
             env, box = pgf.envelope(bbox)
             parts.append(f"t.geom && {env}")
             params += box
@@ -265,9 +264,7 @@ class PostGISStore(Store):
         return {value: int(n) for value, n in self._query(sql, params)}
 
     def bounds(self, table: str) -> tuple[float, float, float, float] | None:
-        spec = self.spec(table)
-        if not spec.spatial:
-            raise ValidationFailed({"zh": f"{spec.name} 不是空间数据表", "en": f"{spec.name} is not spatial"})
+        check_spatial(self.spec(table))
         row = self._query(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                           f"(SELECT ST_Extent(geom) AS e FROM {q(table)}) s")[0]
         return None if row[0] is None else tuple(float(v) for v in row)
